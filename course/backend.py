@@ -1,0 +1,278 @@
+"""The array backend: NumPy on the CPU, CuPy on an NVIDIA GPU.
+
+This is the only module of the course that imports ``numpy`` or ``cupy`` by
+name. Everything else asks it for an array module:
+
+* ``xp()`` gives the module of the backend in use (for creating new arrays);
+* ``array_module(*arrays)`` gives the module that owns the arrays passed in,
+  so a model built on the GPU stays there whatever the global setting says.
+
+Switch the backend with ``course.use("cupy")`` or by setting
+``COURSE_BACKEND=cupy`` before the course is imported. The operations that
+differ between NumPy and CuPy (scatter-add, host transfer, random numbers)
+are wrapped here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random as _pyrandom
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+__all__ = [
+    "BackendError",
+    "array_module",
+    "asarray",
+    "gpu_available",
+    "host",
+    "is_array",
+    "name",
+    "randn",
+    "rng",
+    "rng_restore",
+    "rng_snapshot",
+    "scatter_add",
+    "seed",
+    "to_device",
+    "to_host",
+    "use",
+    "xp",
+    "zeros",
+]
+
+
+class BackendError(RuntimeError):
+    """Raised when the requested backend cannot run here."""
+
+
+_BACKENDS = ("numpy", "cupy")
+_state: dict[str, Any] = {"name": "numpy", "module": numpy}
+# One random generator per array module, created lazily and replaced by seed().
+_generators: dict[str, Any] = {}
+_seed: dict[str, int | None] = {"value": None}
+
+
+def _import_cupy() -> ModuleType:
+    """Import CuPy and check that a CUDA device answers, or explain why not."""
+    try:
+        import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+    except ImportError as exc:
+        raise BackendError(
+            "The CuPy backend was requested but CuPy is not installed "
+            f"({exc}). Install it with `pip install -e .[gpu]` (CUDA 12: "
+            "cupy-cuda12x), or use the NumPy backend: course.use('numpy')."
+        ) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA raises its own error types
+        raise BackendError(
+            "The CuPy backend was requested but no CUDA device could be "
+            f"opened ({type(exc).__name__}: {exc}). Check `nvidia-smi` and "
+            "the NVIDIA driver, or use the NumPy backend: course.use('numpy')."
+        ) from None
+    if count < 1:
+        raise BackendError(
+            "The CuPy backend was requested but this machine has no CUDA "
+            "device. Run on a machine with an NVIDIA GPU, or use the NumPy "
+            "backend: course.use('numpy')."
+        )
+    return cupy
+
+
+def gpu_available() -> bool:
+    """True when CuPy is installed and a CUDA device answers."""
+    try:
+        _import_cupy()
+    except BackendError:
+        return False
+    return True
+
+
+def use(backend: str) -> ModuleType:
+    """Select the array backend for new arrays: ``"numpy"`` or ``"cupy"``.
+
+    Example: ``course.use("cupy")`` before building a model puts it on the GPU.
+    Returns the array module now in use.
+    """
+    key = str(backend).strip().lower()
+    if key not in _BACKENDS:
+        raise ValueError(f"Unknown backend {backend!r}: choose one of {', '.join(_BACKENDS)}.")
+    module = numpy if key == "numpy" else _import_cupy()
+    _state["name"] = key
+    _state["module"] = module
+    return module
+
+
+def name() -> str:
+    """The name of the backend in use: ``"numpy"`` or ``"cupy"``."""
+    return _state["name"]
+
+
+def xp() -> ModuleType:
+    """The array module of the backend in use (``numpy`` or ``cupy``)."""
+    return _state["module"]
+
+
+def host() -> ModuleType:
+    """The host-side array module (NumPy), for values already in host memory."""
+    return numpy
+
+
+def _cupy_if_loaded() -> ModuleType | None:
+    import sys  # noqa: PLC0415
+
+    return sys.modules.get("cupy")
+
+
+def is_array(x: Any) -> bool:
+    """True for a NumPy or CuPy array."""
+    if isinstance(x, numpy.ndarray):
+        return True
+    cupy = _cupy_if_loaded()
+    return cupy is not None and isinstance(x, cupy.ndarray)
+
+
+def array_module(*arrays: Any) -> ModuleType:
+    """The module owning ``arrays``: cupy if any is a CuPy array, else numpy.
+
+    With no arrays at all (e.g. only Python numbers), the backend in use.
+    """
+    cupy = _cupy_if_loaded()
+    seen_array = False
+    for a in arrays:
+        if cupy is not None and isinstance(a, cupy.ndarray):
+            return cupy
+        seen_array = seen_array or isinstance(a, numpy.ndarray)
+    return numpy if seen_array else xp()
+
+
+def asarray(x: Any, dtype: Any = None) -> Any:
+    """``x`` as an array of the backend in use (copied to the GPU if needed)."""
+    return xp().asarray(x, dtype=dtype)
+
+
+def to_host(x: Any) -> Any:
+    """``x`` as a NumPy array in host memory (a no-op for NumPy arrays)."""
+    cupy = _cupy_if_loaded()
+    if cupy is not None and isinstance(x, cupy.ndarray):
+        return cupy.asnumpy(x)
+    return numpy.asarray(x)
+
+
+def to_device(x: Any, like: Any = None) -> Any:
+    """``x`` on the device of ``like`` (or of the backend in use)."""
+    module = array_module(like) if like is not None else xp()
+    return module.asarray(x)
+
+
+def scatter_add(target: Any, indices: Any, values: Any) -> None:
+    """Add ``values`` into ``target`` at ``indices`` along axis 0, in place.
+
+    Repeated indices accumulate (``target[i] += v`` for every pair), unlike
+    plain fancy-index assignment. Shapes: target (V, ...), indices (N,),
+    values (N, ...).
+    """
+    module = array_module(target)
+    if module is numpy:
+        numpy.add.at(target, indices, values)
+    else:
+        module.add.at(target, indices, values)
+
+
+def seed(value: int) -> None:
+    """Make a run reproducible: seed Python's, NumPy's and CuPy's generators.
+
+    After ``course.seed(n)`` the course's random numbers (weight init, dropout
+    masks, negative samples, batch order) repeat exactly on either backend.
+    """
+    value = int(value)
+    _seed["value"] = value
+    _pyrandom.seed(value)
+    numpy.random.seed(value % 2**32)
+    _generators.clear()
+    cupy = _cupy_if_loaded()
+    if cupy is not None:
+        # Without a device the CuPy generator is never used, so failing is harmless.
+        with contextlib.suppress(Exception):
+            cupy.random.seed(value % 2**32)
+
+
+def rng(module: ModuleType | None = None) -> Any:
+    """The course's random generator for ``module`` (default: backend in use).
+
+    A ``numpy.random.Generator`` for NumPy and a ``cupy.random.Generator`` for
+    CuPy, seeded by :func:`seed`. Both offer ``random``, ``standard_normal``
+    and ``integers``.
+    """
+    module = module or xp()
+    key = module.__name__
+    gen = _generators.get(key)
+    if gen is None:
+        base = _seed["value"]
+        seed_value = None if base is None else base % 2**32
+        gen = module.random.default_rng(seed_value)
+        _generators[key] = gen
+    return gen
+
+
+def randn(*shape: int, scale: float = 1.0, dtype: str = "float32") -> Any:
+    """Normal(0, scale^2) samples of the given shape on the backend in use.
+
+    The course's weight initialiser: ``randn(D, H, scale=0.01)``.
+    """
+    module = xp()
+    out = rng(module).standard_normal(shape, dtype=module.dtype(dtype).type)
+    return out * module.asarray(scale, dtype=out.dtype) if scale != 1.0 else out
+
+
+def zeros(*shape: int, dtype: str = "float32") -> Any:
+    """An array of zeros of the given shape on the backend in use."""
+    return xp().zeros(shape, dtype=dtype)
+
+
+def rng_snapshot() -> dict[str, Any]:
+    """Capture every random state the course or a student may draw from.
+
+    Covers Python's ``random``, NumPy's global ``numpy.random`` functions and
+    the course's own generators, so that a stochastic layer (dropout, negative
+    sampling) can be run twice with the same random numbers.
+    """
+    import copy  # noqa: PLC0415
+
+    snap: dict[str, Any] = {
+        "python": _pyrandom.getstate(),
+        "numpy": numpy.random.get_state(),
+        "generators": {k: copy.deepcopy(g) for k, g in _generators.items()},
+        "seed": _seed["value"],
+    }
+    cupy = _cupy_if_loaded()
+    if cupy is not None and "cupy" in _generators:
+        snap["cupy_global"] = copy.deepcopy(cupy.random.get_random_state())
+    return snap
+
+
+def rng_restore(snap: dict[str, Any]) -> None:
+    """Put back the random states captured by :func:`rng_snapshot`."""
+    import copy  # noqa: PLC0415
+
+    _pyrandom.setstate(snap["python"])
+    numpy.random.set_state(snap["numpy"])
+    _generators.clear()
+    _generators.update({k: copy.deepcopy(g) for k, g in snap["generators"].items()})
+    _seed["value"] = snap["seed"]
+    if "cupy_global" in snap:
+        cupy = _cupy_if_loaded()
+        cupy.random.set_random_state(copy.deepcopy(snap["cupy_global"]))
+
+
+def _from_environment() -> None:
+    requested = os.environ.get("COURSE_BACKEND", "").strip().lower()
+    if requested and requested != "numpy":
+        use(requested)
+
+
+_from_environment()

@@ -1,0 +1,1 @@
+"""Data sets: generated (spiral) and real ones loaded by verified downloads."""

@@ -1,0 +1,88 @@
+"""Numerically stable activation and loss functions.
+
+All functions accept NumPy or CuPy arrays and return arrays of the same
+module. They stay finite for logits as large as ±1e4: no overflow warning,
+no NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend
+
+Array = Any
+
+
+def sigmoid(x: Array) -> Array:
+    """Logistic function 1 / (1 + exp(-x)), elementwise, any shape.
+
+    Written as 0.5 * (1 + tanh(x / 2)), which equals the logistic function
+    and never overflows.
+    """
+    xp = backend.array_module(x)
+    return 0.5 * (1.0 + xp.tanh(0.5 * x))
+
+
+def softmax(x: Array) -> Array:
+    """Softmax over the last axis. Shapes: (C,), (N, C) or (N, T, C)."""
+    xp = backend.array_module(x)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    e = xp.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(x: Array) -> Array:
+    """log(softmax(x)) over the last axis, without taking the log of 0."""
+    xp = backend.array_module(x)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def labels_from_targets(y: Array, t: Array) -> Array:
+    """Class indices from t given as labels (shape y.shape[:-1]) or one-hot (shape y.shape)."""
+    if t.shape == y.shape:
+        return t.argmax(axis=-1)
+    if t.shape != y.shape[:-1] or t.dtype.kind not in "iu":
+        raise ValueError(
+            f"Targets must be integer class labels of shape {y.shape[:-1]} or one-hot rows "
+            f"of shape {y.shape}; got dtype {t.dtype} and shape {t.shape}."
+        )
+    return t
+
+
+def cross_entropy_error(y: Array, t: Array) -> Array:
+    """Mean cross-entropy of probabilities y against targets t.
+
+    y: (C,) or (N, C) probabilities (the output of softmax).
+    t: (N,) integer labels, or (N, C) one-hot rows. Returns a scalar.
+    Probabilities of exactly 0 are clipped at 1e-7 (log of 0 would be -inf).
+    """
+    xp = backend.array_module(y)
+    if y.ndim == 1:
+        y = y.reshape(1, -1)
+        t = t.reshape(1, -1) if t.ndim == 1 and t.size == y.shape[1] else t.reshape(1)
+    labels = labels_from_targets(y, t).reshape(-1)
+    n = y.shape[0]
+    picked = y[xp.arange(n), labels]
+    return -xp.log(xp.maximum(picked, 1e-7)).sum() / n
+
+
+def softmax_cross_entropy(x: Array, labels: Array) -> Array:
+    """Mean cross-entropy straight from logits: (N, C) scores, (N,) labels.
+
+    Uses log-softmax, so it is exact even where softmax underflows to 0.
+    """
+    xp = backend.array_module(x)
+    n = x.shape[0]
+    return -log_softmax(x)[xp.arange(n), labels].sum() / n
+
+
+def sigmoid_cross_entropy(x: Array, t: Array) -> Array:
+    """Mean binary cross-entropy from logits x against 0/1 targets t (same shape).
+
+    Uses log(1 + exp(-|x|)), which never overflows.
+    """
+    xp = backend.array_module(x)
+    loss = xp.maximum(x, 0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
+    return loss.sum() / loss.size

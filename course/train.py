@@ -1,0 +1,265 @@
+"""Training loops and their record: ``Trainer`` and ``History``.
+
+``Trainer(model, optimizer).fit(x, t, ...)`` runs mini-batch training of any
+model with ``forward(x, t) -> loss``, ``backward()``, ``params`` and
+``grads``. Every iteration is written to a :class:`History`: the loss, the
+global gradient norm before and after clipping, and each parameter's
+gradient norm before and after clipping, so the widgets and plots can show
+exploding or vanishing gradients.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from course import backend
+from course.optim import clip_rate, grad_norms, scale_grads
+
+Array = Any
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite; the History up to that point is kept."""
+
+
+class History:
+    """Per-iteration record of a training run.
+
+    Attributes (host arrays, one entry per iteration):
+        loss: (I,) training loss.
+        grad_norm: (I,) global gradient norm before clipping.
+        grad_norm_clipped: (I,) global gradient norm after clipping.
+        param_norms: (I, P) per-parameter gradient norm before clipping.
+        param_norms_clipped: (I, P) per-parameter gradient norm after clipping.
+        epoch: (I,) the epoch each iteration belongs to.
+    ``param_names`` names the P parameters; ``max_grad`` is the clip threshold.
+    """
+
+    def __init__(self, param_names: Sequence[str] = (), max_grad: float | None = None) -> None:
+        self.param_names = list(param_names)
+        self.max_grad = max_grad
+        self._loss: list[float] = []
+        self._norms: list[list[float]] = []
+        self._rates: list[float] = []
+        self._epochs: list[int] = []
+        self.eval_losses: list[float] = []
+        self.eval_iterations: list[int] = []
+        self.seconds = 0.0
+
+    def record(self, loss: float, norms: Sequence[float], rate: float, epoch: int) -> None:
+        """Add one iteration: its loss, its per-parameter norms before clipping, the clip rate."""
+        self._loss.append(float(loss))
+        self._norms.append(list(norms))
+        self._rates.append(float(rate))
+        self._epochs.append(int(epoch))
+
+    def record_eval(self, loss: float) -> None:
+        """Add an averaged loss (one point of the learning curve)."""
+        self.eval_losses.append(float(loss))
+        self.eval_iterations.append(len(self._loss))
+
+    def __len__(self) -> int:
+        return len(self._loss)
+
+    @property
+    def loss(self) -> Array:
+        return backend.host().asarray(self._loss, dtype=float)
+
+    @property
+    def epoch(self) -> Array:
+        return backend.host().asarray(self._epochs, dtype=int)
+
+    @property
+    def param_norms(self) -> Array:
+        np = backend.host()
+        return np.asarray(self._norms, dtype=float).reshape(len(self._norms), len(self.param_names))
+
+    @property
+    def param_norms_clipped(self) -> Array:
+        rates = backend.host().asarray(self._rates, dtype=float)
+        return self.param_norms * rates[:, None]
+
+    @property
+    def grad_norm(self) -> Array:
+        return backend.host().sqrt((self.param_norms**2).sum(axis=1))
+
+    @property
+    def grad_norm_clipped(self) -> Array:
+        return self.grad_norm * backend.host().asarray(self._rates, dtype=float)
+
+    @property
+    def clipped_fraction(self) -> float:
+        """Share of iterations in which clipping changed the gradients."""
+        return float((backend.host().asarray(self._rates) < 1.0).mean()) if self._rates else 0.0
+
+    def norms_of(self, name: str, clipped: bool = False) -> Array:
+        """Gradient norm per iteration of one named parameter."""
+        if name not in self.param_names:
+            raise KeyError(f"No parameter named {name!r}; choose one of {self.param_names}.")
+        col = self.param_names.index(name)
+        return (self.param_norms_clipped if clipped else self.param_norms)[:, col]
+
+    def plot(self, ylim: tuple[float, float] | None = None, ax: Any = None, ylabel: str = "loss") -> Any:
+        """Draw the loss curve (raw per iteration, and the averaged evaluation points)."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(range(1, len(self) + 1), self.loss, color="0.75", lw=0.8, label="per iteration")
+        if self.eval_losses:
+            ax.plot(self.eval_iterations, self.eval_losses, color="C0", lw=1.8, label="average")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.legend()
+        return ax
+
+    def plot_grad_norms(self, ax: Any = None, log: bool = True) -> Any:
+        """Draw the global gradient norm before and after clipping."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        it = range(1, len(self) + 1)
+        ax.plot(it, self.grad_norm, color="C3", lw=0.9, label="before clipping")
+        ax.plot(it, self.grad_norm_clipped, color="C0", lw=0.9, label="after clipping")
+        if self.max_grad is not None:
+            ax.axhline(self.max_grad, color="k", ls="--", lw=0.8, label=f"max_grad = {self.max_grad:g}")
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("gradient norm")
+        ax.legend()
+        return ax
+
+
+def param_names_of(model: Any) -> list[str]:
+    """The model's own parameter names, or params[0], params[1], ..."""
+    names = list(getattr(model, "param_names", None) or [])
+    return names if len(names) == len(model.params) else [f"params[{i}]" for i in range(len(model.params))]
+
+
+def check_finite(loss: float, iteration: int, epoch: int) -> None:
+    """Stop with a clear message when the loss is NaN or infinite."""
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(
+            f"The loss became {loss} at iteration {iteration} (epoch {epoch}). Training stopped; "
+            "the history so far is in trainer.history. Try a smaller learning rate, gradient "
+            "clipping (max_grad=5.0), or check the forward pass for log(0) or division by zero."
+        )
+
+
+def step(model: Any, optimizer: Any, max_grad: float | None) -> tuple[list[float], float]:
+    """Clip the model's gradients, update its parameters; return (norms, clip rate)."""
+    norms = grad_norms(model.grads)
+    rate = 1.0
+    if max_grad is not None:
+        rate = clip_rate(math.sqrt(sum(n * n for n in norms)), max_grad)
+        if rate < 1.0:
+            scale_grads(model.grads, rate)
+    optimizer.update(model.params, model.grads)
+    return norms, rate
+
+
+def _notify(monitor: Any, event: str, history: History) -> None:
+    handler = getattr(monitor, event, None) if monitor is not None else None
+    if handler is not None:
+        handler(history)
+
+
+class Trainer:
+    """Mini-batch training for any model with forward(x, t) / backward().
+
+    Example::
+
+        trainer = Trainer(TwoLayerNet(2, 10, 3), SGD(lr=1.0))
+        trainer.fit(x, t, max_epoch=300, batch_size=30)
+        trainer.history.plot()
+    """
+
+    def __init__(self, model: Any, optimizer: Any) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.history = History(param_names_of(model))
+        self.current_epoch = 0
+
+    @property
+    def loss_list(self) -> list[float]:
+        """Averaged losses, one per eval_interval (as in the book)."""
+        return list(self.history.eval_losses)
+
+    def fit(
+        self,
+        x: Array,
+        t: Array,
+        max_epoch: int = 10,
+        batch_size: int = 32,
+        max_grad: float | None = None,
+        eval_interval: int = 20,
+        monitor: Any = None,
+        progress: bool = True,
+    ) -> History:
+        """Train for ``max_epoch`` epochs of shuffled mini-batches.
+
+        x: (N, ...) inputs; t: (N, ...) targets (host or device arrays: each
+        batch is moved to the device of the model's parameters).
+        max_grad: clip the global gradient norm to this value (None: no clip).
+        eval_interval: iterations between averaged-loss points and bar updates.
+        monitor: optional object with ``start/update/finish(history)`` methods
+        (e.g. ``course.widgets.GradientNormMonitor``), called as training runs.
+        Returns the History (also ``trainer.history``).
+        """
+        n = len(x)
+        if len(t) != n:
+            raise ValueError(f"x has {n} examples but t has {len(t)}; they must match.")
+        if n < batch_size:
+            raise ValueError(f"batch_size={batch_size} is larger than the {n} examples; use a smaller batch.")
+        model, history = self.model, self.history
+        history.max_grad = max_grad
+        iters = n // batch_size
+        like = model.params[0] if model.params else None
+        host_rng = backend.rng(backend.host())
+        total, count = 0.0, 0
+        start = time.perf_counter()
+        _notify(monitor, "start", history)
+        bar = tqdm(total=max_epoch * iters, disable=not progress, desc="training", unit="it")
+        try:
+            for _ in range(max_epoch):
+                self.current_epoch += 1
+                order = host_rng.permutation(n)
+                for i in range(iters):
+                    idx = order[i * batch_size : (i + 1) * batch_size]
+                    bx = backend.to_device(x[_index_for(x, idx)], like=like)
+                    bt = backend.to_device(t[_index_for(t, idx)], like=like)
+                    loss = float(model.forward(bx, bt))
+                    check_finite(loss, len(history) + 1, self.current_epoch)
+                    model.backward()
+                    norms, rate = step(model, self.optimizer, max_grad)
+                    history.record(loss, norms, rate, self.current_epoch)
+                    total, count = total + loss, count + 1
+                    bar.update(1)
+                    if count == eval_interval or (i == iters - 1 and count):
+                        history.record_eval(total / count)
+                        bar.set_postfix(epoch=self.current_epoch, loss=f"{total / count:.4f}")
+                        total, count = 0.0, 0
+                        _notify(monitor, "update", history)
+        finally:
+            bar.close()
+            history.seconds += time.perf_counter() - start
+            _notify(monitor, "finish", history)
+        return history
+
+    def plot(self, ylim: tuple[float, float] | None = None) -> Any:
+        """Draw the loss curve."""
+        return self.history.plot(ylim=ylim)
+
+
+def _index_for(data: Array, idx: Array) -> Array:
+    """Host indices for host data, device indices for device data."""
+    return backend.to_device(idx, like=data) if backend.array_module(data) is not backend.host() else idx

@@ -1,0 +1,52 @@
+"""Shared fixtures: every array test runs once per backend.
+
+The CuPy cases are skipped, with the reason shown, where CuPy or a CUDA
+device is missing; the NumPy cases always run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import pytest
+
+import course
+from course import backend
+
+matplotlib.use("Agg")
+
+_GPU = backend.gpu_available()
+BACKENDS = [
+    "numpy",
+    pytest.param(
+        "cupy",
+        marks=pytest.mark.skipif(not _GPU, reason="CuPy backend: CuPy or a CUDA device is not available here"),
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def xp(request):
+    """The array module under test, made the backend in use for the test."""
+    module = course.use(request.param)
+    course.seed(0)
+    yield module
+    course.use("numpy")
+
+
+@pytest.fixture
+def rng():
+    """A host random generator for test data, independent of the course's."""
+    return backend.host().random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend_after_each_test():
+    yield
+    course.use("numpy")
+
+
+def pytest_report_header(config):
+    data = os.environ.get("COURSE_DATA_DIR", "(not set)")
+    return [f"course backends: numpy{', cupy' if _GPU else ' (cupy: no CUDA device)'}", f"COURSE_DATA_DIR: {data}"]
