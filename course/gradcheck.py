@@ -568,7 +568,9 @@ def _check_inputs(
         if pos not in wanted:
             continue
         if rank >= len(returned):
-            if check_inputs is not True:
+            # The first floating input always needs a gradient; later ones may be
+            # constants such as the 0/1 targets of a loss layer.
+            if check_inputs is not True or rank == 0:
                 shape, size = tuple(inputs64[pos].shape), int(inputs64[pos].size)
                 problem = "backward returned no gradient for this input"
                 report.rows.append(_problem_row(names[pos], "input", problem, shape, size))

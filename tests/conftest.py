@@ -21,7 +21,7 @@ BACKENDS = [
     "numpy",
     pytest.param(
         "cupy",
-        marks=pytest.mark.skipif(not _GPU, reason="CuPy backend: CuPy or a CUDA device is not available here"),
+        marks=pytest.mark.skipif(not _GPU, reason="CuPy backend: no CuPy or no CUDA device here"),
     ),
 ]
 
@@ -49,4 +49,5 @@ def _numpy_backend_after_each_test():
 
 def pytest_report_header(config):
     data = os.environ.get("COURSE_DATA_DIR", "(not set)")
-    return [f"course backends: numpy{', cupy' if _GPU else ' (cupy: no CUDA device)'}", f"COURSE_DATA_DIR: {data}"]
+    gpu = ", cupy" if _GPU else " (cupy: no CUDA device)"
+    return [f"course backends: numpy{gpu}", f"COURSE_DATA_DIR: {data}"]

@@ -32,6 +32,8 @@ class MatMul:
     W: (D, H). forward x: (N, D) or (N, ..., D) -> (N, ..., H).
     """
 
+    param_names = ("W",)
+
     def __init__(self, W: Array) -> None:
         self.params = [W]
         self.grads = [backend.array_module(W).zeros_like(W)]
@@ -53,6 +55,8 @@ class Affine:
 
     W: (D, H), b: (H,). forward x: (N, D) or (N, ..., D) -> (N, ..., H).
     """
+
+    param_names = ("W", "b")
 
     def __init__(self, W: Array, b: Array) -> None:
         xp = backend.array_module(W)
