@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import venv
@@ -52,13 +51,10 @@ def setup(extras: str = "dev") -> Path:
     return _python()
 
 
-def prepare_workspace() -> Path:
-    """The student's workspace: a copy of the chapter notebooks, never overwritten."""
-    WORKSPACE.mkdir(exist_ok=True)
-    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        target = WORKSPACE / notebook.name
-        if not target.exists():
-            shutil.copy2(notebook, target)
+def prepare_workspace(python: Path) -> Path:
+    """The student's workspace: released notebooks, never overwriting the student's edits."""
+    print("Preparing your workspace (released notebooks, without solutions) ...", flush=True)
+    subprocess.run([str(python), "-m", "autograder.workspace", str(WORKSPACE)], check=True, cwd=ROOT)
     return WORKSPACE
 
 
@@ -69,7 +65,7 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
     if command == "lab":
         python = setup("dev")
-        workspace = prepare_workspace()
+        workspace = prepare_workspace(python)
         return subprocess.call([str(python), "-m", "jupyter", "lab", *rest], cwd=workspace)
     print(__doc__)
     return 0 if command in ("help", "-h", "--help") else 2

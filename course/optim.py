@@ -4,10 +4,21 @@ Each optimizer has ``update(params, grads)``: it changes every array in
 ``params`` in place, using the matching array of ``grads``. Per-parameter
 state (velocities, running averages) is created on the first call with the
 shapes and device of the parameters.
+
+Row-sparse gradients: a model whose gradients are non-zero in only a few
+rows (word2vec's embeddings touch a few hundred of V rows per batch) can
+pass ``rows``, a list aligned with ``grads`` whose entry i is None (a dense
+gradient) or the distinct row ids outside which ``grads[i]`` is exactly
+zero. ``grad_norms``, ``scale_grads`` and ``clip_grads`` then read only those
+rows (same results), and ``SGD``, ``AdaGrad`` and ``Adam`` update only those
+rows: exactly the dense step for SGD and AdaGrad; for Adam a *lazy* step, in
+which rows without gradient keep their values and moment estimates instead
+of drifting on old momentum (the usual sparse Adam).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -18,19 +29,39 @@ Array = Any
 _EPS = 1e-7
 
 
-def grad_norms(grads: Sequence[Array]) -> list[float]:
-    """The L2 norm of each gradient array, as Python floats."""
+def _rows_for(rows: Sequence[Array | None] | None, count: int) -> list[Array | None]:
+    """``rows`` checked against the number of gradients (None: all dense)."""
+    if rows is None:
+        return [None] * count
+    if len(rows) != count:
+        raise ValueError(f"rows has {len(rows)} entries but there are {count} gradients; align them.")
+    return list(rows)
+
+
+def supports_rows(optimizer: Any) -> bool:
+    """True when ``optimizer.update`` takes the ``rows`` of row-sparse gradients."""
+    try:
+        return "rows" in inspect.signature(optimizer.update).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def grad_norms(grads: Sequence[Array], rows: Sequence[Array | None] | None = None) -> list[float]:
+    """The L2 norm of each gradient array, as Python floats (``rows``: see the module notes)."""
     norms = []
-    for g in grads:
-        flat = g.reshape(-1)
+    for g, r in zip(grads, _rows_for(rows, len(grads)), strict=True):
+        flat = (g if r is None else g[r]).reshape(-1)
         norms.append(math.sqrt(max(float(backend.array_module(g).vdot(flat, flat)), 0.0)))
     return norms
 
 
-def scale_grads(grads: Sequence[Array], rate: float) -> None:
-    """Multiply every gradient by ``rate`` in place."""
-    for g in grads:
-        g *= rate
+def scale_grads(grads: Sequence[Array], rate: float, rows: Sequence[Array | None] | None = None) -> None:
+    """Multiply every gradient by ``rate`` in place (``rows``: see the module notes)."""
+    for g, r in zip(grads, _rows_for(rows, len(grads)), strict=True):
+        if r is None:
+            g *= rate
+        else:
+            g[r] *= rate
 
 
 def clip_rate(total_norm: float, max_norm: float) -> float:
@@ -38,46 +69,51 @@ def clip_rate(total_norm: float, max_norm: float) -> float:
     return max_norm / (total_norm + 1e-6) if total_norm > max_norm else 1.0
 
 
-def clip_grads(grads: Sequence[Array], max_norm: float) -> float:
+def clip_grads(grads: Sequence[Array], max_norm: float, rows: Sequence[Array | None] | None = None) -> float:
     """Rescale ``grads`` in place so their global L2 norm is at most ``max_norm``.
 
     Returns the global norm *before* clipping (useful for plotting how often
     and how hard clipping acts).
     """
-    total = math.sqrt(sum(n * n for n in grad_norms(grads)))
+    total = math.sqrt(sum(n * n for n in grad_norms(grads, rows)))
     rate = clip_rate(total, max_norm)
     if rate < 1.0:
-        scale_grads(grads, rate)
+        scale_grads(grads, rate, rows)
     return total
 
 
-class _Optimizer:
-    """Keeps one state array per parameter, created lazily."""
-
-    def _zeros_like(self, params: Sequence[Array]) -> list[Array]:
-        return [backend.array_module(p).zeros_like(p) for p in params]
-
-    def _check(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        if len(params) != len(grads):
-            raise ValueError(
-                f"{type(self).__name__}.update: got {len(params)} params but {len(grads)} "
-                "grads; pass model.params and model.grads (same order, same length)."
-            )
+def check_params_and_grads(params: Sequence[Array], grads: Sequence[Array], who: str) -> None:
+    """A clear error when params and grads cannot be paired up."""
+    if len(params) != len(grads):
+        raise ValueError(
+            f"{who}.update: got {len(params)} params but {len(grads)} grads; pass "
+            "model.params and model.grads (same order, same length)."
+        )
 
 
-class SGD(_Optimizer):
+def zeros_like_each(arrays: Sequence[Array]) -> list[Array]:
+    """One zero array per input array, same shape, dtype and device."""
+    return [backend.array_module(a).zeros_like(a) for a in arrays]
+
+
+class SGD:
     """Stochastic gradient descent: p <- p - lr * g."""
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
 
-    def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        self._check(params, grads)
-        for p, g in zip(params, grads, strict=True):
-            p -= self.lr * g
+    def update(
+        self, params: Sequence[Array], grads: Sequence[Array], rows: Sequence[Array | None] | None = None
+    ) -> None:
+        check_params_and_grads(params, grads, type(self).__name__)
+        for p, g, r in zip(params, grads, _rows_for(rows, len(params)), strict=True):
+            if r is None:
+                p -= self.lr * g
+            else:
+                p[r] -= self.lr * g[r]
 
 
-class Momentum(_Optimizer):
+class Momentum:
     """SGD with momentum: v <- m v - lr g; p <- p + v."""
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
@@ -85,16 +121,16 @@ class Momentum(_Optimizer):
         self.v: list[Array] | None = None
 
     def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        self._check(params, grads)
+        check_params_and_grads(params, grads, type(self).__name__)
         if self.v is None:
-            self.v = self._zeros_like(params)
+            self.v = zeros_like_each(params)
         for p, g, v in zip(params, grads, self.v, strict=True):
             v *= self.momentum
             v -= self.lr * g
             p += v
 
 
-class Nesterov(_Optimizer):
+class Nesterov:
     """Nesterov's accelerated gradient (Sutskever et al., 2013 form).
 
     v <- m v - lr g; p <- p + m v - lr g: the step looks ahead along the
@@ -106,32 +142,41 @@ class Nesterov(_Optimizer):
         self.v: list[Array] | None = None
 
     def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        self._check(params, grads)
+        check_params_and_grads(params, grads, type(self).__name__)
         if self.v is None:
-            self.v = self._zeros_like(params)
+            self.v = zeros_like_each(params)
         for p, g, v in zip(params, grads, self.v, strict=True):
             v *= self.momentum
             v -= self.lr * g
             p += self.momentum * v - self.lr * g
 
 
-class AdaGrad(_Optimizer):
+class AdaGrad:
     """AdaGrad: h <- h + g^2; p <- p - lr g / (sqrt(h) + 1e-7)."""
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
         self.h: list[Array] | None = None
 
-    def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        self._check(params, grads)
+    def update(
+        self, params: Sequence[Array], grads: Sequence[Array], rows: Sequence[Array | None] | None = None
+    ) -> None:
+        check_params_and_grads(params, grads, type(self).__name__)
         if self.h is None:
-            self.h = self._zeros_like(params)
-        for p, g, h in zip(params, grads, self.h, strict=True):
-            h += g * g
-            p -= self.lr * g / (backend.array_module(h).sqrt(h) + _EPS)
+            self.h = zeros_like_each(params)
+        for p, g, h, r in zip(params, grads, self.h, _rows_for(rows, len(params)), strict=True):
+            if r is None:
+                h += g * g
+                p -= self.lr * g / (backend.array_module(h).sqrt(h) + _EPS)
+            else:
+                # Rows with zero gradient would not move: skipping them is exact.
+                gr = g[r]
+                hr = h[r] + gr * gr
+                h[r] = hr
+                p[r] -= self.lr * gr / (backend.array_module(hr).sqrt(hr) + _EPS)
 
 
-class RMSprop(_Optimizer):
+class RMSprop:
     """RMSprop: h <- d h + (1 - d) g^2; p <- p - lr g / (sqrt(h) + 1e-7)."""
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
@@ -139,16 +184,16 @@ class RMSprop(_Optimizer):
         self.h: list[Array] | None = None
 
     def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        self._check(params, grads)
+        check_params_and_grads(params, grads, type(self).__name__)
         if self.h is None:
-            self.h = self._zeros_like(params)
+            self.h = zeros_like_each(params)
         for p, g, h in zip(params, grads, self.h, strict=True):
             h *= self.decay_rate
             h += (1 - self.decay_rate) * g * g
             p -= self.lr * g / (backend.array_module(h).sqrt(h) + _EPS)
 
 
-class Adam(_Optimizer):
+class Adam:
     """Adam (Kingma & Ba, 2015) with bias correction folded into the step size.
 
     m <- m + (1 - b1)(g - m); v <- v + (1 - b2)(g^2 - v);
@@ -161,17 +206,48 @@ class Adam(_Optimizer):
         self.m: list[Array] | None = None
         self.v: list[Array] | None = None
 
-    def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        self._check(params, grads)
+    def update(
+        self, params: Sequence[Array], grads: Sequence[Array], rows: Sequence[Array | None] | None = None
+    ) -> None:
         if self.m is None:
-            self.m, self.v = self._zeros_like(params), self._zeros_like(params)
+            self.m = [backend.array_module(p).zeros_like(p) for p in params]
+            self.v = [backend.array_module(p).zeros_like(p) for p in params]
         self.iter += 1
         t = self.iter
         lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        if rows is not None:
+            self._update_rows(params, grads, _rows_for(rows, len(params)), lr_t)
+            return
         for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
             m += (1 - self.beta1) * (g - m)
             v += (1 - self.beta2) * (g * g - v)
-            p -= lr_t * m / (backend.array_module(v).sqrt(v) + _EPS)
+            p -= lr_t * m / (backend.array_module(v).sqrt(v) + 1e-7)
+
+    def _update_rows(
+        self, params: Sequence[Array], grads: Sequence[Array], rows: list[Array | None], lr_t: float
+    ) -> None:
+        """The lazy step: only the given rows' moments and values change."""
+        b1, b2 = self.beta1, self.beta2
+        for p, g, m, v, r in zip(params, grads, self.m, self.v, rows, strict=True):
+            xp = backend.array_module(p)
+            if r is None:
+                r = xp.arange(p.shape[0])
+            # Gather the rows once, update them in place, write them back once.
+            gr, mr, vr, pr = (a.take(r, axis=0) for a in (g, m, v, p))
+            mr -= gr
+            mr *= b1
+            mr += gr  # m <- b1 m + (1 - b1) g
+            gr *= gr
+            vr -= gr
+            vr *= b2
+            vr += gr  # v <- b2 v + (1 - b2) g^2
+            m[r], v[r] = mr, vr
+            xp.sqrt(vr, out=vr)
+            vr += 1e-7
+            mr /= vr
+            mr *= lr_t
+            pr -= mr
+            p[r] = pr
 
 
 OPTIMIZERS = {

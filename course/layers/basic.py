@@ -21,11 +21,6 @@ from course.functions import labels_from_targets, sigmoid, softmax
 Array = Any
 
 
-def _flatten_leading(x: Array) -> Array:
-    """(N, ..., D) -> (N*..., D): lets the dense layers accept any leading shape."""
-    return x.reshape(-1, x.shape[-1])
-
-
 class MatMul:
     """y = x @ W, without bias.
 
@@ -46,7 +41,9 @@ class MatMul:
 
     def backward(self, dout: Array) -> Array:
         (W,) = self.params
-        self.grads[0][...] = _flatten_leading(self.x).T @ _flatten_leading(dout)
+        # Fold any leading axes into one so a single matmul sums over all rows.
+        x2 = self.x.reshape(-1, W.shape[0])
+        self.grads[0][...] = x2.T @ dout.reshape(-1, W.shape[1])
         return dout @ W.T
 
 
@@ -71,8 +68,9 @@ class Affine:
 
     def backward(self, dout: Array) -> Array:
         W, _ = self.params
-        dout2 = _flatten_leading(dout)
-        self.grads[0][...] = _flatten_leading(self.x).T @ dout2
+        # Fold any leading axes into one so a single matmul sums over all rows.
+        dout2 = dout.reshape(-1, W.shape[1])
+        self.grads[0][...] = self.x.reshape(-1, W.shape[0]).T @ dout2
         self.grads[1][...] = dout2.sum(axis=0)
         return dout @ W.T
 
@@ -85,7 +83,10 @@ class Sigmoid:
         self.out = None
 
     def forward(self, x: Array) -> Array:
-        self.out = sigmoid(x)
+        xp = backend.array_module(x)
+        # 1 / (1 + exp(-x)) written with tanh: the same values, and no overflow
+        # warning for large negative x.
+        self.out = 0.5 * (1.0 + xp.tanh(0.5 * x))
         return self.out
 
     def backward(self, dout: Array) -> Array:

@@ -1,0 +1,1 @@
+"""Grading for the course: nbgrader settings, graded checks, the local self-check."""

@@ -1,0 +1,1 @@
+"""Graded checks per chapter, called by the (hidden) test cells of the notebooks."""

@@ -1,0 +1,90 @@
+"""The nbgrader steps of the course, as Python calls: release, submit, autograde, feedback.
+
+All steps work on a course root (default ``autograder/``) with the course's
+settings, so tests and tools can grade in a scratch folder without touching
+the instructor's gradebook.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from autograder.settings import HERE, REPO, config, grading_environment
+
+
+@contextmanager
+def _grading_env() -> Iterator[None]:
+    """nbgrader reads os.environ for its subprocesses and kernels."""
+    saved = dict(os.environ)
+    os.environ.update(grading_environment())
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def api(root: Path | None = None, source: Path | None = None):  # -> NbGraderAPI
+    """An NbGraderAPI for a course root, with the course's settings."""
+    from nbgrader.apps import NbGraderAPI  # noqa: PLC0415 - slow import, only when grading
+    from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
+
+    cfg = config(root=root, source=source)
+    return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+
+
+def assignments(source: Path | None = None) -> list[str]:
+    """The chapter assignments: ch01, ch02, ..."""
+    src = Path(source or REPO / "notebooks")
+    return sorted(p.name for p in src.glob("ch*") if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _raise_unless(result: dict, what: str) -> dict:
+    if not result.get("success"):
+        raise RuntimeError(f"{what} failed: {result.get('error') or ''}\n{result.get('log') or ''}")
+    return result
+
+
+def release(assignment: str, root: Path | None = None) -> Path:
+    """nbgrader generate_assignment: the student version (stubs, hidden tests removed)."""
+    root = Path(root or HERE)
+    with _grading_env():
+        _raise_unless(api(root).generate_assignment(assignment, force=True), f"Releasing {assignment}")
+    return root / "release" / assignment
+
+
+def submit(root: Path, student: str, assignment: str, notebooks: list[Path]) -> Path:
+    """Place a student's notebooks where nbgrader's autograde looks for them."""
+    target = Path(root) / "submitted" / student / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    for nb in notebooks:
+        shutil.copy2(nb, target / Path(nb).name)
+    return target
+
+
+def autograde(root: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    """Autograde one submission; return {grade_id: (score, max_score)} from the gradebook."""
+    from nbgrader.api import Gradebook  # noqa: PLC0415
+
+    with _grading_env():
+        _raise_unless(api(root).autograde(assignment, student, force=True), f"Autograding {student}")
+    cfg = config(root=root)
+    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+        submission = gb.find_submission(assignment, student)
+        return {
+            g.name: (float(g.score or 0.0), float(g.max_score))
+            for nb in submission.notebooks
+            for g in nb.grades
+            if g.cell_type == "code" and g.max_score
+        }
+
+
+def feedback(root: Path, assignment: str, student: str) -> Path:
+    """nbgrader generate_feedback (hidden tests stripped by the course's settings)."""
+    with _grading_env():
+        _raise_unless(api(root).generate_feedback(assignment, student, force=True), f"Feedback for {student}")
+    return Path(root) / "feedback" / student / assignment

@@ -1,0 +1,207 @@
+"""The chapter notebooks: in sync with course/, runnable, releasable, gradable.
+
+The heavy tests release and autograde every chapter with nbgrader in a
+scratch course root, and compare nbgrader's scores with `course check`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import flow, selfcheck, sync
+from autograder.settings import REPO, grading_environment
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))
+CHAPTERS = flow.assignments()
+
+# One deliberately wrong answer per chapter: (exercise test cell, text in the
+# solution to replace, wrong replacement).
+WRONG_ANSWERS = {
+    "ch01": ("affine_tests", "self.grads[1][...] = dout2.sum(axis=0)", "self.grads[1][...] = dout2[0]"),
+}
+
+
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _regions(text: str, begin: str, end: str) -> list[str]:
+    """Non-trivial lines inside begin/end marker pairs."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif inside and line.strip() and not line.strip().startswith("#"):
+            lines.append(line.strip())
+    return lines
+
+
+def test_every_chapter_has_a_notebook_with_at_least_four_exercises():
+    assert CHAPTERS, "no chapter notebooks found"
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        tests = [c for c in nb.cells if _nbgrader(c).get("grade") and not _nbgrader(c).get("solution")]
+        solutions = [c for c in nb.cells if _nbgrader(c).get("solution")]
+        assert len(tests) >= 4 and len(solutions) >= 4, path.name
+        assert all("### BEGIN HIDDEN TESTS" in c.source for c in tests), path.name
+
+
+def test_solution_cells_match_the_reference_in_course():
+    stale = {p.name: sync.drift(p) for p in NOTEBOOKS}
+    assert not any(stale.values()), f"run `course sync`: {stale}"
+
+
+def test_drift_is_detected(tmp_path):
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    cell = sync.solution_cells(nb)[0]
+    cell.source = cell.source.replace("return", "return  ", 1)
+    copy = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, copy)
+    assert sync.drift(copy) == [_nbgrader(cell)["grade_id"]]
+    assert sync.sync(copy) == 1 and sync.drift(copy) == []
+
+
+def _execute(path: Path, cwd: Path) -> nbformat.NotebookNode:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
+    client.execute(env=grading_environment())
+    return nb
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_source_notebook_runs_top_to_bottom_in_fast_mode(path, tmp_path):
+    nb = _execute(path, tmp_path)  # raises CellExecutionError on the first failing cell
+    stderr = [
+        o.text
+        for c in nb.cells
+        if _nbgrader(c).get("grade")
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    ]
+    assert not stderr, f"test cells wrote to stderr (nbgrader would give 0 points): {stderr}"
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_nbgrader_validate_passes_on_the_source(path):
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), "validate", str(path)],
+        capture_output=True, text=True, env=grading_environment(), cwd=path.parent, timeout=600,
+    )  # fmt: skip
+    assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def course_root(tmp_path_factory):
+    """A scratch nbgrader course root with every chapter released."""
+    root = tmp_path_factory.mktemp("course")
+    for chapter in CHAPTERS:
+        flow.release(chapter, root)
+    return root
+
+
+def _released(root: Path, chapter: str) -> list[Path]:
+    return sorted((root / "release" / chapter).glob("*.ipynb"))
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_release_has_stubs_and_no_solutions_or_hidden_tests(course_root, chapter):
+    for released in _released(course_root, chapter):
+        source = nbformat.read(REPO / "notebooks" / chapter / released.name, as_version=4)
+        student = nbformat.read(released, as_version=4)
+        by_id = {_nbgrader(c).get("grade_id"): c for c in student.cells}
+        text = released.read_text()
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+        for cell in source.cells:
+            meta, gid = _nbgrader(cell), _nbgrader(cell).get("grade_id")
+            if meta.get("solution"):
+                stub = by_id[gid].source
+                assert "raise NotImplementedError()" in stub, gid
+                leaked = [ln for ln in _regions(cell.source, "BEGIN SOLUTION", "END SOLUTION") if ln in stub]
+                assert not leaked, f"{gid}: solution lines in the release: {leaked}"
+            if meta.get("grade") and not meta.get("solution"):
+                hidden = _regions(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+                assert hidden and not [ln for ln in hidden if ln in by_id[gid].source], gid
+
+
+def _wrong_answer_copy(chapter: str, tmp_path: Path) -> tuple[Path, str]:
+    grade_id, right, wrong = WRONG_ANSWERS[chapter]
+    path = sorted((REPO / "notebooks" / chapter).glob("*.ipynb"))[0]
+    text = path.read_text()
+    assert json.dumps(right)[1:-1] in text, f"the wrong-answer edit for {chapter} no longer applies"
+    out = tmp_path / path.name
+    out.write_text(text.replace(json.dumps(right)[1:-1], json.dumps(wrong)[1:-1], 1))
+    return out, grade_id
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_autograde_reference_release_and_one_wrong_answer(course_root, chapter, tmp_path):
+    sources = sorted((REPO / "notebooks" / chapter).glob("*.ipynb"))
+    flow.submit(course_root, "reference", chapter, sources)
+    full = flow.autograde(course_root, chapter, "reference")
+    assert full and all(score == points for score, points in full.values()), full
+
+    flow.submit(course_root, "untouched", chapter, _released(course_root, chapter))
+    zero = flow.autograde(course_root, chapter, "untouched")
+    assert set(zero) == set(full) and all(score == 0 for score, _ in zero.values()), zero
+
+    wrong_nb, broken = _wrong_answer_copy(chapter, tmp_path)
+    flow.submit(course_root, "one-wrong", chapter, [wrong_nb])
+    wrong = flow.autograde(course_root, chapter, "one-wrong")
+    lost = {gid for gid, (score, points) in wrong.items() if score != points}
+    assert lost == {broken}, wrong
+    assert wrong[broken][0] == 0
+
+    # The self-check gives the same scores as nbgrader on the same notebook.
+    local = {s.grade_id: (s.score, s.points) for s in selfcheck.grade(wrong_nb)}
+    assert local == wrong
+
+
+@pytest.mark.heavy
+def test_feedback_hides_the_hidden_tests(course_root):
+    chapter = CHAPTERS[0]
+    sources = sorted((REPO / "notebooks" / chapter).glob("*.ipynb"))
+    flow.submit(course_root, "feedback-student", chapter, sources)
+    flow.autograde(course_root, chapter, "feedback-student")
+    folder = flow.feedback(course_root, chapter, "feedback-student")
+    pages = [p.read_text() for p in folder.glob("*.html")]
+    # The text a student reads: tags (syntax highlighting) removed, entities decoded.
+    text = html.unescape(re.sub(r"<[^>]+>", "", "\n".join(pages)))
+    hidden = []
+    for path in sorted((REPO / "notebooks" / chapter).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            hidden += _regions(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+    assert pages and hidden
+    assert "graded()" in text, "the feedback should still show the visible tests"
+    assert not [line for line in hidden if line in text], "hidden tests leaked into the feedback"
+
+
+def test_self_check_names_an_unknown_notebook(tmp_path):
+    stray = tmp_path / "my_notes.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), stray)
+    with pytest.raises(FileNotFoundError, match="not one of the course's notebooks"):
+        selfcheck.grade(stray)
+
+
+def test_cli_check_rejects_a_missing_file(capsys):
+    from autograder.cli import main
+
+    assert main(["check", "does/not/exist.ipynb"]) == 2
+    assert "No such notebook" in capsys.readouterr().err
