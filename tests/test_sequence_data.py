@@ -1,0 +1,85 @@
+"""The generated addition and date tasks, and the reader for your own pairs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from course.datasets import sequence
+
+
+def test_addition_answers_are_right_and_the_split_is_45000_5000():
+    (x, t), (xt, tt) = sequence.load_data("addition")
+    assert x.shape == (45000, 7) and t.shape == (45000, 5)
+    assert xt.shape == (5000, 7) and tt.shape == (5000, 5)
+    _, id_to_char = sequence.get_vocab("addition")
+    questions = sequence.decode(np.concatenate([x, xt]), id_to_char)
+    answers = sequence.decode(np.concatenate([t, tt]), id_to_char)
+    assert len(set(questions)) == 50000  # distinct questions
+    for q, a in zip(questions[:2000], answers[:2000], strict=True):
+        left, right = q.split("+")
+        assert a == "_" + str(int(left) + int(right))
+    assert {len(q.split("+")[0]) for q in questions} == {1, 2, 3}
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a = sequence.load_data("addition", seed=3, n=500, test_size=50)
+    b = sequence.load_data("addition", seed=3, n=500, test_size=50)
+    c = sequence.load_data("addition", seed=4, n=500, test_size=50)
+    np.testing.assert_array_equal(a[0][0], b[0][0])
+    assert not np.array_equal(a[0][0], c[0][0])
+
+
+def test_dates_map_to_the_iso_date():
+    (x, t), _ = sequence.load_data("dates", n=3000, test_size=100)
+    _, id_to_char = sequence.get_vocab("dates")
+    questions, answers = sequence.decode(x, id_to_char), sequence.decode(t, id_to_char)
+    assert x.shape[1] == 29 and t.shape[1] == 11
+    assert all(a.startswith("_") and len(a) == 11 for a in answers)
+    for q, a in zip(questions, answers, strict=True):
+        day = dt.date.fromisoformat(a[1:])
+        if "/" in q and len(q.split("/")[0]) <= 2:  # US style: month first
+            month, dd, year = q.split("/")
+            assert (int(month), int(dd)) == (day.month, day.day)
+            assert int(year) % 100 == day.year % 100
+        if q.count(".") == 2 and q.split(".")[0].isdigit():  # European style: day first
+            dd, month, year = q.split(".")
+            assert (int(dd), int(month)) == (day.day, day.month)
+    assert len({q[:3] for q in questions}) > 20  # many styles
+
+
+def test_reverse_switch_reverses_questions_only():
+    (x, t), _ = sequence.load_data("addition", n=200, test_size=20)
+    (xr, tr), _ = sequence.load_data("addition", n=200, test_size=20, reverse=True)
+    np.testing.assert_array_equal(xr, x[:, ::-1])
+    np.testing.assert_array_equal(tr, t)
+
+
+def test_vocab_has_padding_first_and_the_start_symbol():
+    char_to_id, id_to_char = sequence.get_vocab("addition")
+    assert id_to_char[0] == " " and "_" in char_to_id and set("0123456789+") <= set(char_to_id)
+    assert all(id_to_char[i] == c for c, i in char_to_id.items())
+    with pytest.raises(ValueError, match="choose one of addition, dates"):
+        sequence.get_vocab("poems")
+
+
+def test_reading_your_own_pairs(tmp_path):
+    path = tmp_path / "pairs.txt"
+    path.write_text("cat\ttac\n\nhello  _olleh\nab\tba\n", encoding="utf-8")
+    (x, t), test, _, id_to_char = sequence.load_pairs_file(path)
+    assert test is None
+    assert sequence.decode(x, id_to_char) == ["cat", "hello", "ab"]
+    assert sequence.decode(t, id_to_char) == ["_tac", "_olleh", "_ba"]
+
+
+def test_malformed_lines_are_reported_with_their_numbers(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("1+1\t2\nno separator here\n\t5\nok\tfine\n", encoding="utf-8")
+    with pytest.raises(ValueError) as info:
+        sequence.load_pairs_file(path)
+    text = str(info.value)
+    assert "line 2:" in text and "line 3:" in text and "line 1:" not in text and "line 4" not in text
+    with pytest.raises(FileNotFoundError, match="No pairs file"):
+        sequence.load_pairs_file(tmp_path / "missing.txt")
