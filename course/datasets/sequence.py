@@ -161,6 +161,28 @@ def decode(ids: Array, id_to_char: dict[int, str]) -> list[str]:
     return ["".join(id_to_char[int(i)] for i in row).rstrip(PAD) for row in rows]
 
 
+def lengths(x: Array, pad_id: int = 0) -> Array:
+    """(N,) number of characters up to the last non-padding one of each row of x (N, T)."""
+    xp = backend.array_module(x)
+    real = x != pad_id
+    T = x.shape[1]
+    last = T - 1 - real[:, ::-1].argmax(axis=1)
+    return xp.where(real.any(axis=1), last + 1, 0)
+
+
+def reverse_questions(x: Array, pad_id: int = 0) -> Array:
+    """Reverse each row's characters, keeping the padding at the right end.
+
+    x: (N, T) ids, right-padded. "16+75  " becomes "57+61  ".
+    """
+    xp = backend.array_module(x)
+    T = x.shape[1]
+    L = lengths(x, pad_id)[:, None]
+    t = xp.arange(T)[None, :]
+    idx = xp.where(t < L, L - 1 - t, t)
+    return xp.take_along_axis(x, idx, axis=1)
+
+
 def _split(x: Array, t: Array, test_size: int, seed: int) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
     if not 0 < test_size < len(x):
         raise ValueError(f"test_size must be between 1 and {len(x) - 1}, got {test_size}.")
@@ -180,8 +202,9 @@ def load_data(
 
     x: (N, T_in) question ids, t: (N, T_out) answer ids starting with the
     start symbol ``_``; int32 host arrays. addition: T_in 7, T_out 5;
-    dates: T_in 29, T_out 11. ``reverse=True`` reverses every question
-    (padding included), the trick that helps a plain encoder.
+    dates: T_in 29, T_out 11. ``reverse=True`` reverses the characters of
+    every question (padding stays on the right), the trick that helps a
+    plain encoder.
     """
     task = _task(name)
     pairs = task["make"](n=n, seed=seed)
@@ -190,7 +213,7 @@ def load_data(
     x = encode([q for q, _ in pairs], char_to_id, width_in)
     t = encode([a for _, a in pairs], char_to_id, width_out)
     if reverse:
-        x = x[:, ::-1].copy()
+        x = reverse_questions(x, char_to_id[PAD])
     return _split(x, t, test_size, seed)
 
 
@@ -236,7 +259,7 @@ def load_pairs_file(
     x = encode([q for q, _ in pairs], char_to_id, max(len(q) for q, _ in pairs))
     t = encode([a for _, a in pairs], char_to_id, max(len(a) for _, a in pairs))
     if reverse:
-        x = x[:, ::-1].copy()
+        x = reverse_questions(x, char_to_id[PAD])
     if test_size:
         train, test = _split(x, t, test_size, seed)
         return train, test, char_to_id, id_to_char

@@ -1,0 +1,137 @@
+"""Attention: which encoder states should the decoder look at now?
+
+One decoder step with hidden state h (N, H) looks at the encoder states
+hs (N, T, H):
+
+* ``AttentionWeight``: scores s_t = hs_t . h, weights a = softmax(s) (N, T);
+* ``WeightSum``: the context vector c = sum_t a_t hs_t (N, H);
+* ``Attention``: both in one layer.
+
+``TimeAttention`` does this for all Ty decoder steps at once with batched
+matrix products: S = H_dec hs^T (N, Ty, T), A = softmax(S), C = A hs. A mask
+(N, T) of real (not padding) encoder positions gives padded positions a
+weight of exactly zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend
+
+Array = Any
+
+
+def _masked_softmax(scores: Array, mask: Array | None) -> Array:
+    """Softmax over the last axis; positions where mask is False get weight 0.
+
+    scores: (..., T); mask: broadcastable (N, 1, T) or (N, T) booleans, or None.
+    """
+    xp = backend.array_module(scores)
+    if mask is not None:
+        scores = xp.where(mask, scores, -xp.inf)
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    e = xp.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class WeightSum:
+    """Context vector: c = sum over t of a[:, t] * hs[:, t].
+
+    forward(hs (N, T, H), a (N, T)) -> c (N, H).
+    backward(dc (N, H)) -> (dhs (N, T, H), da (N, T)).
+    """
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.cache: tuple | None = None
+
+    def forward(self, hs: Array, a: Array) -> Array:
+        self.cache = (hs, a)
+        return (hs * a[:, :, None]).sum(axis=1)
+
+    def backward(self, dc: Array) -> tuple[Array, Array]:
+        hs, a = self.cache
+        dhs = dc[:, None, :] * a[:, :, None]
+        da = (hs * dc[:, None, :]).sum(axis=2)
+        return dhs, da
+
+
+class AttentionWeight:
+    """Attention weights from dot-product scores: a = softmax_t(hs[:, t] . h).
+
+    forward(hs (N, T, H), h (N, H)) -> a (N, T).
+    backward(da (N, T)) -> (dhs (N, T, H), dh (N, H)).
+    """
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.cache: tuple | None = None
+
+    def forward(self, hs: Array, h: Array, mask: Array | None = None) -> Array:
+        scores = (hs * h[:, None, :]).sum(axis=2)
+        a = _masked_softmax(scores, mask)
+        self.cache = (hs, h, a)
+        return a
+
+    def backward(self, da: Array) -> tuple[Array, Array]:
+        hs, h, a = self.cache
+        ds = a * (da - (a * da).sum(axis=1, keepdims=True))  # softmax backward
+        dhs = ds[:, :, None] * h[:, None, :]
+        dh = (ds[:, :, None] * hs).sum(axis=1)
+        return dhs, dh
+
+
+class Attention:
+    """One decoder step of attention: c = WeightSum(hs, AttentionWeight(hs, h)).
+
+    forward(hs (N, T, H), h (N, H)) -> c (N, H); ``attention_weight`` keeps a (N, T).
+    backward(dc (N, H)) -> (dhs (N, T, H), dh (N, H)).
+    """
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.weight_layer = AttentionWeight()
+        self.sum_layer = WeightSum()
+        self.attention_weight: Array | None = None
+
+    def forward(self, hs: Array, h: Array, mask: Array | None = None) -> Array:
+        a = self.weight_layer.forward(hs, h, mask)
+        self.attention_weight = a
+        return self.sum_layer.forward(hs, a)
+
+    def backward(self, dc: Array) -> tuple[Array, Array]:
+        dhs_sum, da = self.sum_layer.backward(dc)
+        dhs_weight, dh = self.weight_layer.backward(da)
+        return dhs_sum + dhs_weight, dh
+
+
+class TimeAttention:
+    """Attention for every decoder step at once.
+
+    forward(hs_enc (N, T, H), hs_dec (N, Ty, H), mask=None) -> cs (N, Ty, H);
+    mask (N, T) marks the real encoder positions (None: all). The weights of
+    the last forward are kept in ``attention_weights`` (N, Ty, T).
+    backward(dcs (N, Ty, H)) -> (dhs_enc (N, T, H), dhs_dec (N, Ty, H)).
+    Equal to running ``Attention`` at each step, without a Python loop.
+    """
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.attention_weights: Array | None = None
+        self.cache: tuple | None = None
+
+    def forward(self, hs_enc: Array, hs_dec: Array, mask: Array | None = None) -> Array:
+        scores = hs_dec @ hs_enc.transpose(0, 2, 1)  # (N, Ty, T)
+        a = _masked_softmax(scores, None if mask is None else mask[:, None, :])
+        self.attention_weights = a
+        self.cache = (hs_enc, hs_dec, a)
+        return a @ hs_enc
+
+    def backward(self, dcs: Array) -> tuple[Array, Array]:
+        hs_enc, hs_dec, a = self.cache
+        da = dcs @ hs_enc.transpose(0, 2, 1)  # (N, Ty, T)
+        dscores = a * (da - (a * da).sum(axis=2, keepdims=True))
+        dhs_enc = a.transpose(0, 2, 1) @ dcs + dscores.transpose(0, 2, 1) @ hs_dec
+        dhs_dec = dscores @ hs_enc
+        return dhs_enc, dhs_dec

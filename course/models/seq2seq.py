@@ -1,0 +1,237 @@
+"""Encoder-decoder models: Seq2seq and its peeky variant.
+
+The encoder reads the question xs (N, T) and sums it up in its final hidden
+state h (N, H); the decoder starts from h and predicts the answer one
+character at a time. Training feeds the decoder the right answer shifted by
+one (teacher forcing): inputs ts[:, :-1], targets ts[:, 1:].
+
+Padding. With ``pad_id`` set (the padding character's id), each question's
+length is the position of its last non-padding character; the encoder hands
+over its state at that position, so a padded question gives exactly the
+answer it gives alone. Answers count up to and including their first
+padding character (it marks the end); the padding after it is ignored by the
+loss, and generated answers are cut there. With ``pad_id=None`` padding is
+an ordinary character, as in the book.
+
+Shapes: N batch, T question length, D character-vector size, H hidden size,
+V vocabulary size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend
+from course.datasets.sequence import lengths as row_lengths
+from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
+
+Array = Any
+
+
+def lstm_weights(D: int, H: int) -> tuple[Array, Array, Array]:
+    """Xavier-style LSTM weights Wx (D, 4H), Wh (H, 4H) and zero b (4H,), float32."""
+    return (
+        backend.randn(D, 4 * H, scale=1 / D**0.5),
+        backend.randn(H, 4 * H, scale=1 / H**0.5),
+        backend.zeros(4 * H),
+    )
+
+
+def collect(layers: list[tuple[str, Any]]) -> tuple[list[Array], list[Array], list[str]]:
+    """params, grads and dotted names of named layers, in order."""
+    params, grads, names = [], [], []
+    for prefix, layer in layers:
+        own = list(getattr(layer, "param_names", None) or [f"p{i}" for i in range(len(layer.params))])
+        params += layer.params
+        grads += layer.grads
+        names += [f"{prefix}.{n}" for n in own]
+    return params, grads, names
+
+
+def question_lengths(xs: Array, pad_id: int | None) -> Array:
+    """(N,) real length of each question (all T when there is no padding id)."""
+    xp = backend.array_module(xs)
+    if pad_id is None:
+        return xp.full(xs.shape[0], xs.shape[1])
+    L = row_lengths(xs, pad_id)
+    if int(L.min()) < 1:
+        raise ValueError("A question is empty (padding only); every question needs a character.")
+    return L
+
+
+def answer_targets(ts: Array, pad_id: int | None) -> Array:
+    """Decoder targets (N, T-1): after the first padding character, -1 (ignored)."""
+    targets = ts[:, 1:]
+    if pad_id is None:
+        return targets
+    xp = backend.array_module(ts)
+    is_pad = targets == pad_id
+    after_end = (xp.cumsum(is_pad, axis=1) - is_pad) > 0
+    return xp.where(after_end, -1, targets)
+
+
+def cut_at_end(ids: Array, pad_id: int | None) -> Array:
+    """Generated ids (N, S) with everything after the first padding id set to padding."""
+    if pad_id is None:
+        return ids
+    xp = backend.array_module(ids)
+    ended = xp.cumsum(ids == pad_id, axis=1) > 0
+    return xp.where(ended, pad_id, ids)
+
+
+class Encoder:
+    """Embedding -> LSTM; the summary is the hidden state at each question's end.
+
+    forward(xs (N, T) ids) -> h (N, H). backward(dh (N, H)) -> None.
+    """
+
+    def __init__(
+        self, vocab_size: int, wordvec_size: int, hidden_size: int, pad_id: int | None = None
+    ) -> None:
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=False)
+        self.pad_id = pad_id
+        self.params, self.grads, self.param_names = collect([("embed", self.embed), ("lstm", self.lstm)])
+        self.hs: Array | None = None
+        self.ends: Array | None = None
+        self.final: Array | None = None
+
+    def forward(self, xs: Array) -> Array:
+        xp = backend.array_module(xs)
+        hs = self.lstm.forward(self.embed.forward(xs))
+        self.hs = hs
+        self.ends = question_lengths(xs, self.pad_id) - 1
+        self.final = hs[xp.arange(hs.shape[0]), self.ends]
+        return self.final
+
+    def backward(self, dh: Array) -> None:
+        xp = backend.array_module(dh)
+        dhs = xp.zeros_like(self.hs)
+        dhs[xp.arange(dh.shape[0]), self.ends] = dh
+        self.embed.backward(self.lstm.backward(dhs))
+
+
+class Decoder:
+    """Embedding -> LSTM (started from the encoder's h) -> Affine.
+
+    forward(xs (N, T') ids, h (N, H)) -> scores (N, T', V); backward -> dh (N, H).
+    generate(h, start_id, sample_size) -> ids (N, sample_size), greedy.
+    """
+
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int) -> None:
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=True)
+        self.affine = TimeAffine(backend.randn(H, V, scale=1 / H**0.5), backend.zeros(V))
+        named = [("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine)]
+        self.params, self.grads, self.param_names = collect(named)
+
+    def _step_input(self, x: Array, h: Array) -> Array:
+        return self.embed.forward(x)
+
+    def _scores(self, out: Array, h: Array) -> Array:
+        return self.affine.forward(out)
+
+    def forward(self, xs: Array, h: Array) -> Array:
+        self.lstm.set_state(h)
+        out = self.lstm.forward(self._step_input(xs, h))
+        return self._scores(out, h)
+
+    def backward(self, dscore: Array) -> Array:
+        dout = self.affine.backward(dscore)
+        self.embed.backward(self.lstm.backward(dout))
+        return self.lstm.dh
+
+    def generate(self, h: Array, start_id: int, sample_size: int) -> Array:
+        xp = backend.array_module(h)
+        x = xp.full((h.shape[0], 1), start_id, dtype=xp.int32)
+        self.lstm.set_state(h)
+        out = []
+        for _ in range(sample_size):
+            scores = self._scores(self.lstm.forward(self._step_input(x, h)), h)
+            x = scores.argmax(axis=-1).astype(xp.int32)
+            out.append(x)
+        return xp.concatenate(out, axis=1)
+
+
+class PeekyDecoder(Decoder):
+    """A decoder that sees the encoder's h at every step, not only at the start.
+
+    h is concatenated to the LSTM input and to the LSTM output before the
+    Affine layer: LSTM input D + H, Affine input 2H.
+    """
+
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int) -> None:
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.lstm = TimeLSTM(*lstm_weights(D + H, H), stateful=True)
+        self.affine = TimeAffine(backend.randn(2 * H, V, scale=1 / (2 * H) ** 0.5), backend.zeros(V))
+        named = [("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine)]
+        self.params, self.grads, self.param_names = collect(named)
+        self.H = H
+
+    @staticmethod
+    def _with_h(h: Array, out: Array) -> Array:
+        xp = backend.array_module(out)
+        hs = xp.broadcast_to(h[:, None, :], (*out.shape[:2], h.shape[1]))
+        return xp.concatenate([hs, out], axis=2)
+
+    def _step_input(self, x: Array, h: Array) -> Array:
+        return self._with_h(h, self.embed.forward(x))
+
+    def _scores(self, out: Array, h: Array) -> Array:
+        return self.affine.forward(self._with_h(h, out))
+
+    def backward(self, dscore: Array) -> Array:
+        H = self.H
+        dout = self.affine.backward(dscore)
+        dh_affine, dout = dout[:, :, :H], dout[:, :, H:]
+        dx = self.lstm.backward(dout)
+        dh_lstm, dembed = dx[:, :, :H], dx[:, :, H:]
+        self.embed.backward(dembed)
+        return self.lstm.dh + dh_affine.sum(axis=1) + dh_lstm.sum(axis=1)
+
+
+class Seq2seq:
+    """Encoder + Decoder + softmax loss.
+
+    forward(xs (N, T) questions, ts (N, T_out) answers starting with the start
+    symbol) -> mean loss; backward(dout=1). generate(xs, start_id, sample_size)
+    -> (N, sample_size) answer ids (greedy), without the start symbol.
+    """
+
+    decoder_class = Decoder
+
+    def __init__(
+        self, vocab_size: int, wordvec_size: int, hidden_size: int, pad_id: int | None = None
+    ) -> None:
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.pad_id = pad_id
+        self.encoder = Encoder(V, D, H, pad_id=pad_id)
+        self.decoder = self.decoder_class(V, D, H)
+        self.softmax = TimeSoftmaxWithLoss()
+        self.params = self.encoder.params + self.decoder.params
+        self.grads = self.encoder.grads + self.decoder.grads
+        self.param_names = [f"encoder.{n}" for n in self.encoder.param_names] + [
+            f"decoder.{n}" for n in self.decoder.param_names
+        ]
+
+    def forward(self, xs: Array, ts: Array) -> Array:
+        h = self.encoder.forward(xs)
+        score = self.decoder.forward(ts[:, :-1], h)
+        return self.softmax.forward(score, answer_targets(ts, self.pad_id))
+
+    def backward(self, dout: float = 1) -> None:
+        dh = self.decoder.backward(self.softmax.backward(dout))
+        self.encoder.backward(dh)
+
+    def generate(self, xs: Array, start_id: int, sample_size: int) -> Array:
+        h = self.encoder.forward(xs)
+        return cut_at_end(self.decoder.generate(h, start_id, sample_size), self.pad_id)
+
+
+class PeekySeq2seq(Seq2seq):
+    """Seq2seq with a PeekyDecoder."""
+
+    decoder_class = PeekyDecoder
