@@ -177,8 +177,13 @@ def scatter_add(target: Any, indices: Any, values: Any) -> None:
     values (N, ...).
     """
     module = array_module(target)
-    if module is numpy:
-        numpy.add.at(target, indices, values)
+    indices = indices.reshape(-1)
+    row = int(numpy.prod(target.shape[1:], dtype=numpy.int64))
+    if target.ndim > 1 and target.flags.c_contiguous and row > 1:
+        # One 1-D scatter over the flat entries: NumPy's add.at is many times
+        # faster in 1-D than over rows (CuPy is fast either way).
+        flat = indices.astype(module.int64)[:, None] * row + module.arange(row, dtype=module.int64)
+        module.add.at(target.reshape(-1), flat.reshape(-1), values.reshape(-1))
     else:
         module.add.at(target, indices, values)
 

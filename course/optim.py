@@ -18,6 +18,7 @@ of drifting on old momentum (the usual sparse Adam).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Sequence
@@ -38,19 +39,30 @@ def _rows_for(rows: Sequence[Array | None] | None, count: int) -> list[Array | N
     return list(rows)
 
 
+def _takes_rows(update: Any) -> bool:
+    try:
+        return "rows" in inspect.signature(update).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@functools.cache
+def _class_takes_rows(cls: type) -> bool:
+    return _takes_rows(getattr(cls, "update", None))
+
+
 def supports_rows(optimizer: Any) -> bool:
     """True when ``optimizer.update`` takes the ``rows`` of row-sparse gradients."""
-    try:
-        return "rows" in inspect.signature(optimizer.update).parameters
-    except (TypeError, ValueError, AttributeError):
-        return False
+    if "update" in getattr(optimizer, "__dict__", {}):
+        return _takes_rows(optimizer.update)
+    return _class_takes_rows(type(optimizer))  # cached: the Trainer asks every step
 
 
 def grad_norms(grads: Sequence[Array], rows: Sequence[Array | None] | None = None) -> list[float]:
     """The L2 norm of each gradient array, as Python floats (``rows``: see the module notes)."""
     norms = []
     for g, r in zip(grads, _rows_for(rows, len(grads)), strict=True):
-        flat = (g if r is None else g[r]).reshape(-1)
+        flat = (g if r is None else g.take(r, axis=0)).reshape(-1)
         norms.append(math.sqrt(max(float(backend.array_module(g).vdot(flat, flat)), 0.0)))
     return norms
 

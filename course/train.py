@@ -1,4 +1,4 @@
-"""Training loops and their record: ``Trainer`` and ``History``.
+"""Training loops and their record: ``Trainer``, ``RnnlmTrainer`` and ``History``.
 
 ``Trainer(model, optimizer).fit(x, t, ...)`` runs mini-batch training of any
 model with ``forward(x, t) -> loss``, ``backward()``, ``params`` and
@@ -10,6 +10,7 @@ exploding or vanishing gradients.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from course import backend
-from course.optim import clip_rate, grad_norms, scale_grads
+from course.optim import clip_rate, grad_norms, scale_grads, supports_rows
 
 Array = Any
 
@@ -156,14 +157,22 @@ def check_finite(loss: float, iteration: int, epoch: int) -> None:
 
 
 def step(model: Any, optimizer: Any, max_grad: float | None) -> tuple[list[float], float]:
-    """Clip the model's gradients, update its parameters; return (norms, clip rate)."""
-    norms = grad_norms(model.grads)
+    """Clip the model's gradients, update its parameters; return (norms, clip rate).
+
+    A model with ``grad_rows`` (row-sparse gradients, e.g. word2vec) has only
+    those rows read, clipped and, by an optimizer that takes ``rows``, updated.
+    """
+    rows = getattr(model, "grad_rows", None)
+    norms = grad_norms(model.grads, rows)
     rate = 1.0
     if max_grad is not None:
         rate = clip_rate(math.sqrt(sum(n * n for n in norms)), max_grad)
         if rate < 1.0:
-            scale_grads(model.grads, rate)
-    optimizer.update(model.params, model.grads)
+            scale_grads(model.grads, rate, rows)
+    if rows is not None and supports_rows(optimizer):
+        optimizer.update(model.params, model.grads, rows=rows)
+    else:
+        optimizer.update(model.params, model.grads)
     return norms, rate
 
 
@@ -263,3 +272,231 @@ class Trainer:
 def _index_for(data: Array, idx: Array) -> Array:
     """Host indices for host data, device indices for device data."""
     return backend.to_device(idx, like=data) if backend.array_module(data) is not backend.host() else idx
+
+
+# --------------------------------------------------------------------------
+# Language models: truncated BPTT over one long corpus
+# --------------------------------------------------------------------------
+
+
+class RnnlmTrainer:
+    """Truncated-BPTT training of a recurrent language model on one long corpus.
+
+    The corpus is read as ``batch_size`` streams that start at equal offsets;
+    batch row n always continues stream n, so the hidden state a stateful
+    model carries from one block of ``time_size`` steps to the next belongs to
+    the text that follows. Every iteration is recorded in the same
+    :class:`History` as :class:`Trainer` (loss, per-parameter gradient norms
+    before and after clipping).
+
+    Example::
+
+        trainer = RnnlmTrainer(Rnnlm(vocab_size), SGD(lr=20.0))
+        trainer.fit(corpus[:-1], corpus[1:], max_epoch=4, batch_size=20, time_size=35, max_grad=0.25)
+        print(trainer.ppl_list[-1])
+    """
+
+    def __init__(self, model: Any, optimizer: Any) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.history = History(param_names_of(model))
+        self.time_idx = 0
+        self.current_epoch = 0
+
+    @property
+    def ppl_list(self) -> list[float]:
+        """Perplexity of each averaged point (one per eval_interval), as in the book."""
+        return [math.exp(loss) for loss in self.history.eval_losses]
+
+    def get_batch(self, xs: Array, ts: Array, batch_size: int, time_size: int) -> tuple[Array, Array]:
+        """The next block: inputs and targets (N, T) with N = batch_size, T = time_size.
+
+        Row n reads positions offset_n + time_idx + (0..T-1), wrapping at the end
+        of the corpus, with offset_n = n * (len(xs) // N); one index array does it.
+        """
+        np = backend.host()
+        jump = len(xs) // batch_size
+        pos = np.arange(batch_size)[:, None] * jump + (self.time_idx + np.arange(time_size))[None, :]
+        pos %= len(xs)
+        self.time_idx += time_size
+        return xs[_index_for(xs, pos)], ts[_index_for(ts, pos)]
+
+    def fit(
+        self,
+        xs: Array,
+        ts: Array,
+        max_epoch: int = 10,
+        batch_size: int = 20,
+        time_size: int = 35,
+        max_grad: float | None = None,
+        eval_interval: int = 20,
+        monitor: Any = None,
+        progress: bool = True,
+    ) -> History:
+        """Train for ``max_epoch`` passes over the corpus.
+
+        xs: (L,) word ids; ts: (L,) the next word of each (usually
+        ``corpus[:-1]`` and ``corpus[1:]``). Each iteration trains on a block
+        (N, T) = (batch_size, time_size); an epoch is L // (N * T) iterations.
+        Calling fit again continues where the last call stopped (same
+        streams, same carried state), so a loop can change the learning rate
+        between epochs. max_grad clips the global gradient norm; the progress
+        bar shows the perplexity averaged over eval_interval iterations;
+        monitor as for :meth:`Trainer.fit`. Returns the History.
+        """
+        n = len(xs)
+        if len(ts) != n:
+            raise ValueError(f"xs has {n} ids but ts has {len(ts)}; pass corpus[:-1] and corpus[1:].")
+        iters = n // (batch_size * time_size)
+        if iters < 1:
+            raise ValueError(
+                f"The corpus has {n} ids, fewer than one block of batch_size * time_size = "
+                f"{batch_size} * {time_size}; use a smaller batch_size or time_size."
+            )
+        model, history = self.model, self.history
+        history.max_grad = max_grad
+        like = model.params[0] if model.params else None
+        total, count = 0.0, 0
+        start = time.perf_counter()
+        _notify(monitor, "start", history)
+        bar = tqdm(total=max_epoch * iters, disable=not progress, desc="training", unit="it")
+        try:
+            for _ in range(max_epoch):
+                self.current_epoch += 1
+                for i in range(iters):
+                    bx, bt = self.get_batch(xs, ts, batch_size, time_size)
+                    bx, bt = backend.to_device(bx, like=like), backend.to_device(bt, like=like)
+                    loss = float(model.forward(bx, bt))
+                    check_finite(loss, len(history) + 1, self.current_epoch)
+                    model.backward()
+                    norms, rate = step(model, self.optimizer, max_grad)
+                    history.record(loss, norms, rate, self.current_epoch)
+                    total, count = total + loss, count + 1
+                    bar.update(1)
+                    if count == eval_interval or (i == iters - 1 and count):
+                        history.record_eval(total / count)
+                        bar.set_postfix(epoch=self.current_epoch, ppl=f"{math.exp(total / count):.2f}")
+                        total, count = 0.0, 0
+                        _notify(monitor, "update", history)
+        finally:
+            bar.close()
+            history.seconds += time.perf_counter() - start
+            _notify(monitor, "finish", history)
+        return history
+
+    def plot(self, ylim: tuple[float, float] | None = None, ax: Any = None) -> Any:
+        """Draw the perplexity curve (one point per eval_interval iterations)."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(self.history.eval_iterations, self.ppl_list, color="C0", lw=1.5, label="train")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("perplexity")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.legend()
+        return ax
+
+
+def _forward_eval(model: Any, xs: Array, ts: Array) -> float:
+    """The model's loss with dropout off (train_flg=False) when it has that switch."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "train_flg" in params:
+        return float(model.forward(xs, ts, train_flg=False))
+    return float(model.forward(xs, ts))
+
+
+def eval_perplexity(
+    model: Any, corpus: Array, batch_size: int = 10, time_size: int = 35, progress: bool = False
+) -> float:
+    """Perplexity exp(mean loss) of a language model on every next-word prediction of a corpus.
+
+    corpus: (L,) word ids. It is cut into batch_size streams read time_size
+    steps at a time, in batches (N, T) = (batch_size, time_size); the padding
+    after the last word gets label -1, which the loss ignores, so all L - 1
+    predictions count exactly once. Dropout is off. The model's state is
+    reset before and after (each stream starts from a zero state).
+    """
+    np = backend.host()
+    ids = np.asarray(backend.to_host(corpus)).reshape(-1)
+    n = len(ids) - 1
+    if n < 1:
+        raise ValueError("eval_perplexity needs a corpus of at least 2 ids.")
+    B = max(1, min(int(batch_size), n))
+    L = -(-n // B)  # ceil(n / B): stream length
+    inputs = np.zeros(B * L, dtype=ids.dtype)
+    targets = np.full(B * L, -1, dtype=np.int64 if ids.dtype.kind == "u" else ids.dtype)
+    inputs[:n], targets[:n] = ids[:-1], ids[1:]
+    inputs, targets = inputs.reshape(B, L), targets.reshape(B, L)
+    like = model.params[0] if getattr(model, "params", None) else None
+    total, counted = 0.0, 0
+    model.reset_state()
+    try:
+        for s in tqdm(range(0, L, time_size), disable=not progress, desc="evaluating", unit="it"):
+            bx = np.ascontiguousarray(inputs[:, s : s + time_size])
+            bt = np.ascontiguousarray(targets[:, s : s + time_size])
+            c = int((bt != -1).sum())
+            loss = _forward_eval(model, backend.to_device(bx, like=like), backend.to_device(bt, like=like))
+            total += loss * c
+            counted += c
+    finally:
+        model.reset_state()
+    return math.exp(total / counted)
+
+
+def eval_seq2seq(
+    model: Any,
+    x: Array,
+    t: Array,
+    id_to_char: dict[int, str],
+    batch_size: int = 1000,
+    show: int = 0,
+    reverse: bool = False,
+    color: bool | None = None,
+) -> float:
+    """Exact-match accuracy of a seq2seq model's greedy answers.
+
+    x: (N, T) questions; t: (N, T_out) right answers, each starting with the
+    start symbol (its id is read from t). Questions are answered
+    ``batch_size`` at a time. ``show=k`` prints the first k examples with a
+    mark: coloured in a terminal, plain ✓/✗ elsewhere (a notebook);
+    ``reverse=True`` undoes reversed questions for printing; ``color``
+    forces colours on or off.
+    """
+    import sys  # noqa: PLC0415
+
+    np = backend.host()
+    host_x, host_t = np.asarray(backend.to_host(x)), np.asarray(backend.to_host(t))
+    if len(host_x) != len(host_t) or len(host_x) == 0:
+        raise ValueError(f"eval_seq2seq: {len(host_x)} questions but {len(host_t)} answers.")
+    like = model.params[0] if getattr(model, "params", None) else None
+    start_id, size = int(host_t[0, 0]), host_t.shape[1] - 1
+    guesses = np.concatenate(
+        [
+            backend.to_host(model.generate(backend.to_device(host_x[i : i + batch_size], like=like), start_id, size))
+            for i in range(0, len(host_x), batch_size)
+        ]
+    )
+    right = (guesses == host_t[:, 1:]).all(axis=1)
+    if show:
+        color = sys.stdout.isatty() if color is None else color
+        _print_examples(host_x[:show], host_t[:show, 1:], guesses[:show], right[:show], id_to_char, reverse, color)
+    return float(right.mean())
+
+
+def _print_examples(
+    x: Array, t: Array, guesses: Array, right: Array, id_to_char: dict[int, str], reverse: bool, color: bool
+) -> None:
+    def text(row: Array) -> str:
+        return "".join(id_to_char[int(i)] for i in row).rstrip()
+
+    for q, a, g, ok in zip(x, t, guesses, right, strict=True):
+        question = text(q)[::-1] if reverse else text(q)
+        mark = "✓" if ok else "✗"
+        if color:
+            mark = f"\033[92m{mark}\033[0m" if ok else f"\033[91m{mark}\033[0m"
+        print(f"Q {question:<30} T {text(a):<12} {mark} {text(g)}")

@@ -26,6 +26,11 @@ CHAPTERS = flow.assignments()
 # solution to replace, wrong replacement).
 WRONG_ANSWERS = {
     "ch01": ("affine_tests", "self.grads[1][...] = dout2.sum(axis=0)", "self.grads[1][...] = dout2[0]"),
+    "ch08": (
+        "weight_sum_tests",
+        "da = (hs * dc[:, None, :]).sum(axis=2)",
+        "da = 2 * (hs * dc[:, None, :]).sum(axis=2)",
+    ),
 }
 
 
@@ -44,6 +49,19 @@ def _regions(text: str, begin: str, end: str) -> list[str]:
         elif inside and line.strip() and not line.strip().startswith("#"):
             lines.append(line.strip())
     return lines
+
+
+def _outside(text: str, begin: str, end: str) -> str:
+    """The text outside begin/end marker pairs (the code students are given)."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def test_every_chapter_has_a_notebook_with_at_least_four_exercises():
@@ -133,7 +151,9 @@ def test_release_has_stubs_and_no_solutions_or_hidden_tests(course_root, chapter
             if meta.get("solution"):
                 stub = by_id[gid].source
                 assert "raise NotImplementedError()" in stub, gid
-                leaked = [ln for ln in _regions(cell.source, "BEGIN SOLUTION", "END SOLUTION") if ln in stub]
+                given = _outside(cell.source, "BEGIN SOLUTION", "END SOLUTION")
+                solution = _regions(cell.source, "BEGIN SOLUTION", "END SOLUTION")
+                leaked = [ln for ln in solution if ln in stub and ln not in given]
                 assert not leaked, f"{gid}: solution lines in the release: {leaked}"
             if meta.get("grade") and not meta.get("solution"):
                 hidden = _regions(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")

@@ -15,14 +15,44 @@ from course.layers.basic import (
     Softmax,
     SoftmaxWithLoss,
 )
+from course.layers.embedding import Embedding, EmbeddingDot
+from course.layers.negative_sampling import NegativeSamplingLoss, UnigramSampler
+from course.layers.recurrent import GRU, LSTM, RNN
+from course.layers.time import (
+    TimeAffine,
+    TimeBiLSTM,
+    TimeDropout,
+    TimeEmbedding,
+    TimeGRU,
+    TimeLSTM,
+    TimeRNN,
+    TimeSoftmaxWithLoss,
+    WithInitialState,
+)
 
 __all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
     "Affine",
     "Dropout",
+    "Embedding",
+    "EmbeddingDot",
     "MatMul",
+    "NegativeSamplingLoss",
     "Relu",
     "Sigmoid",
     "SigmoidWithLoss",
     "Softmax",
     "SoftmaxWithLoss",
+    "TimeAffine",
+    "TimeBiLSTM",
+    "TimeDropout",
+    "TimeEmbedding",
+    "TimeGRU",
+    "TimeLSTM",
+    "TimeRNN",
+    "TimeSoftmaxWithLoss",
+    "UnigramSampler",
+    "WithInitialState",
 ]

@@ -22,7 +22,7 @@ from course import backend
 Array = Any
 
 
-def _masked_softmax(scores: Array, mask: Array | None) -> Array:
+def masked_softmax(scores: Array, mask: Array | None) -> Array:
     """Softmax over the last axis; positions where mask is False get weight 0.
 
     scores: (..., T); mask: broadcastable (N, 1, T) or (N, T) booleans, or None.
@@ -70,7 +70,7 @@ class AttentionWeight:
 
     def forward(self, hs: Array, h: Array, mask: Array | None = None) -> Array:
         scores = (hs * h[:, None, :]).sum(axis=2)
-        a = _masked_softmax(scores, mask)
+        a = masked_softmax(scores, mask)
         self.cache = (hs, h, a)
         return a
 
@@ -123,7 +123,7 @@ class TimeAttention:
 
     def forward(self, hs_enc: Array, hs_dec: Array, mask: Array | None = None) -> Array:
         scores = hs_dec @ hs_enc.transpose(0, 2, 1)  # (N, Ty, T)
-        a = _masked_softmax(scores, None if mask is None else mask[:, None, :])
+        a = masked_softmax(scores, None if mask is None else mask[:, None, :])
         self.attention_weights = a
         self.cache = (hs_enc, hs_dec, a)
         return a @ hs_enc

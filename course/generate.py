@@ -1,0 +1,126 @@
+"""Text generation with a trained language model.
+
+``generate(model, start_ids, length)`` feeds the start ids through the model
+and then samples one id at a time, feeding each sample back in. It works for
+any model with ``predict(xs (1, T)) -> scores (1, T, V)`` and
+``reset_state()``: word-level or character-level, RNN, LSTM or GRU.
+Turn the ids back into text with the vocabulary, e.g. ``corpus.decode(ids)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from course import backend
+
+Array = Any
+
+
+def _predict(model: Any, ids: Array) -> Array:
+    """Scores of the last step, (V,) on the host; dropout off where the model has the switch."""
+    try:
+        takes_flag = "train_flg" in inspect.signature(model.predict).parameters
+    except (TypeError, ValueError):
+        takes_flag = False
+    like = model.params[0] if getattr(model, "params", None) else None
+    xs = backend.to_device(ids, like=like)
+    scores = model.predict(xs, train_flg=False) if takes_flag else model.predict(xs)
+    return backend.to_host(scores[0, -1]).astype("float64")
+
+
+def _as_id_list(start_ids: int | Sequence[int] | Array) -> list[int]:
+    np = backend.host()
+    ids = np.asarray(backend.to_host(start_ids)).reshape(-1)
+    if ids.size == 0:
+        raise ValueError("start_ids is empty: give at least one id to start from.")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"start_ids must be integer word ids, got dtype {ids.dtype}.")
+    return [int(i) for i in ids]
+
+
+def next_id_distribution(
+    scores: Array, temperature: float = 1.0, top_k: int | None = None, skip_ids: Sequence[int] | None = None
+) -> Array:
+    """The sampling distribution (V,) for one step's scores (V,), on the host.
+
+    Skipped ids get probability 0; only the top_k highest scores stay; the
+    rest are softmax(scores / temperature): below 1 sharper, above 1 flatter.
+    """
+    np = backend.host()
+    logits = np.array(scores, dtype=np.float64)
+    V = logits.shape[0]
+    if skip_ids:
+        logits[np.asarray(list(skip_ids), dtype=np.int64)] = -np.inf
+    if top_k is not None and top_k < V:
+        cut = np.partition(logits, V - top_k)[V - top_k]
+        logits[logits < cut] = -np.inf
+    logits = logits / temperature
+    logits -= logits.max()
+    p = np.exp(logits)
+    return p / p.sum()
+
+
+def generate(
+    model: Any,
+    start_ids: int | Sequence[int],
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    skip_ids: Sequence[int] | None = None,
+    greedy: bool = False,
+    seed: int | None = None,
+) -> list[int]:
+    """Continue ``start_ids`` with ``length`` new ids drawn from the model.
+
+    Args:
+        model: a language model (``predict`` of (1, T) ids -> (1, T, V) scores,
+            ``reset_state``); its carried state is reset before and after.
+        start_ids: one id or a sequence of ids to start from (all are fed in).
+        length: how many new ids to generate.
+        temperature: divides the scores before the softmax (> 0).
+        top_k: sample only among the k most likely ids.
+        skip_ids: ids never generated (e.g. the id of "<unk>").
+        greedy: always take the most likely id instead of sampling.
+        seed: seed of the sampler, for a repeatable text; None uses the
+            course's generator (``course.seed``).
+
+    Returns the list start_ids + generated ids (length len(start_ids) + length).
+    """
+    ids = _as_id_list(start_ids)
+    _check_options(length, temperature, top_k)
+    np = backend.host()
+    sampler = np.random.default_rng(seed) if seed is not None else backend.rng(np)
+    model.reset_state()
+    try:
+        scores = _predict(model, np.asarray([ids], dtype=np.int64))
+        _check_skip_ids(skip_ids, scores.shape[0])
+        for k in range(length):
+            p = next_id_distribution(scores, 1.0 if greedy else temperature, top_k, skip_ids)
+            nxt = int(p.argmax()) if greedy else int(sampler.choice(p.shape[0], p=p))
+            ids.append(nxt)
+            if k + 1 < length:
+                scores = _predict(model, np.asarray([[nxt]], dtype=np.int64))
+    finally:
+        model.reset_state()
+    return ids
+
+
+def _check_options(length: int, temperature: float, top_k: int | None) -> None:
+    if length < 0:
+        raise ValueError(f"length must be 0 or more, got {length}.")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (got {temperature}); use greedy=True for the argmax.")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1 (or None), got {top_k}.")
+
+
+def _check_skip_ids(skip_ids: Sequence[int] | None, vocab_size: int) -> None:
+    if not skip_ids:
+        return
+    bad = [int(i) for i in skip_ids if not 0 <= int(i) < vocab_size]
+    if bad:
+        raise ValueError(f"skip_ids {bad} are outside the vocabulary 0..{vocab_size - 1}.")
+    if len({int(i) for i in skip_ids}) >= vocab_size:
+        raise ValueError("skip_ids covers the whole vocabulary: nothing is left to generate.")

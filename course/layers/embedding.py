@@ -1,0 +1,127 @@
+"""Embedding layers: look up rows of a weight matrix by word id.
+
+``Embedding(W)`` replaces "one-hot vector times W" by picking rows of W,
+and ``EmbeddingDot(W)`` scores hidden vectors against chosen rows of W
+(the output side of word2vec with negative sampling).
+
+Row-sparse gradients: a batch touches only a few hundred of the V rows of W,
+so both layers keep ``grad_rows``, a list next to ``grads`` holding the ids
+of the rows of ``grads[0]`` that the last backward wrote. ``grads[0]`` is
+exactly zero everywhere else: it is still the full, dense gradient that the
+layer contract promises (gradient checks and any optimizer work as usual),
+but backward clears only the rows it wrote last time instead of all V rows,
+and optimizers given ``grad_rows`` update only those rows (see
+``course.optim``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend
+
+Array = Any
+
+
+def _check_ids(idx: Array, where: str) -> Array:
+    if not backend.is_array(idx) or idx.dtype.kind not in "iu":
+        kind = getattr(idx, "dtype", type(idx).__name__)
+        raise TypeError(
+            f"{where} expects an integer array of word ids, got {kind}. Pass ids such as "
+            "contexts or target from create_contexts_target (not one-hot rows or floats)."
+        )
+    return idx
+
+
+def scatter_rows(target: Array, idx: Array, values: Array) -> None:
+    """Add ``values`` into the rows ``idx`` of ``target`` in place; repeated ids accumulate.
+
+    target: (V, D); idx: int array of any shape S; values: S + (D,).
+    """
+    backend.scatter_add(target, idx.reshape(-1), values.reshape(-1, target.shape[-1]))
+
+
+class Embedding:
+    """Rows of W picked by word id: out = W[idx].
+
+    W: (V, D). forward(idx): idx int array (N,) or (N, C) -> out (N, D) or
+    (N, C, D). backward(dout) with dout of the shape of out: adds each row of
+    dout into the gradient row of its word (a word used twice gets both) and
+    returns None (ids have no gradient).
+
+    After backward, ``grad_rows[0]`` holds the distinct ids used and
+    ``grads[0]`` is zero outside those rows.
+    """
+
+    param_names = ("W",)
+
+    def __init__(self, W: Array) -> None:
+        xp = backend.array_module(W)
+        self.params = [W]
+        self.grads = [xp.zeros_like(W)]
+        self.grad_rows = [xp.zeros(0, dtype=xp.int64)]
+        self.idx = None
+        self._seen = None  # (V,) bool scratch mask, all False between calls
+
+    def forward(self, idx: Array) -> Array:
+        (W,) = self.params
+        self.idx = _check_ids(idx, "Embedding.forward")
+        return W.take(idx, axis=0)
+
+    def backward(self, dout: Array) -> None:
+        (dW,) = self.grads
+        # Only the rows written last time can be non-zero: clear those, not all V.
+        dW[self.grad_rows[0]] = 0
+        scatter_rows(dW, self.idx, dout)
+        self.grad_rows[0] = self._distinct(self.idx)
+        return None
+
+    def _distinct(self, idx: Array) -> Array:
+        """The sorted distinct ids in idx: marking them in a V-long mask beats sorting them."""
+        xp = backend.array_module(idx)
+        if self._seen is None or self._seen.shape[0] != self.params[0].shape[0]:
+            self._seen = xp.zeros(self.params[0].shape[0], dtype=bool)
+        self._seen[idx] = True
+        rows = xp.flatnonzero(self._seen)
+        self._seen[rows] = False
+        return rows
+
+
+class EmbeddingDot:
+    """Dot products of hidden vectors with chosen rows of W: out[n, k] = h[n] · W[idx[n, k]].
+
+    W: (V, H). forward(h, idx): h (N, H); idx (N,) -> out (N,), or idx (N, K)
+    -> out (N, K) (e.g. the true word and K - 1 negative words per example).
+    backward(dout) -> dh (N, H); the gradient of W goes to the rows used.
+    ``grad_rows`` as for :class:`Embedding`.
+    """
+
+    param_names = ("W",)
+
+    def __init__(self, W: Array) -> None:
+        self.embed = Embedding(W)
+        self.params = self.embed.params
+        self.grads = self.embed.grads
+        self.grad_rows = self.embed.grad_rows
+        self.cache = None
+
+    def forward(self, h: Array, idx: Array) -> Array:
+        _check_ids(idx, "EmbeddingDot.forward")
+        if h.ndim != 2 or idx.ndim not in (1, 2) or idx.shape[0] != h.shape[0]:
+            raise ValueError(
+                f"EmbeddingDot.forward expects h (N, H) and idx (N,) or (N, K); got h {h.shape}, "
+                f"idx {idx.shape}."
+            )
+        target_W = self.embed.forward(idx)
+        self.cache = (h, target_W)
+        if idx.ndim == 1:
+            return (target_W * h).sum(axis=1)
+        return (target_W @ h[:, :, None])[:, :, 0]
+
+    def backward(self, dout: Array) -> Array:
+        h, target_W = self.cache
+        if dout.ndim == 1:
+            self.embed.backward(dout[:, None] * h)
+            return dout[:, None] * target_W
+        self.embed.backward(dout[:, :, None] * h[:, None, :])
+        return (dout[:, None, :] @ target_W)[:, 0, :]

@@ -1,0 +1,143 @@
+"""Negative sampling: word2vec's output layer as a handful of binary decisions.
+
+Instead of a softmax over all V words, the model scores the true word and
+``sample_size`` "negative" words drawn at random, and learns to say yes to
+the first and no to the others. ``UnigramSampler`` draws the negatives;
+``NegativeSamplingLoss`` scores them with one ``EmbeddingDot`` and returns
+the summed binary cross-entropy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend
+from course.functions import sigmoid
+from course.layers.embedding import EmbeddingDot
+
+Array = Any
+_MAX_REDRAWS = 1000
+
+
+class UnigramSampler:
+    """Draws negative words with probability proportional to count(word) ** power.
+
+    corpus: (N,) word ids (counts come from it; the vocabulary size is
+    max id + 1). power: 0.75 in word2vec, which gives rare words a little more
+    weight than their counts. sample_size: negatives per target word.
+
+    ``get_negative_sample(target)``: target (N,) ids -> (N, sample_size) ids.
+    Draws are independent and with replacement (as in word2vec's C code), but
+    never the target word itself: a draw equal to its row's target is drawn
+    again, so row n follows count ** power restricted to the other words.
+    The whole batch is drawn at once with the course's random generator
+    (``backend.rng``), the same way on NumPy and CuPy; ``course.seed(n)``
+    makes it repeat.
+    """
+
+    def __init__(self, corpus: Array, power: float, sample_size: int) -> None:
+        np = backend.host()
+        ids = np.asarray(backend.to_host(corpus)).reshape(-1)
+        if ids.size == 0 or ids.dtype.kind not in "iu" or int(ids.min()) < 0:
+            raise ValueError("UnigramSampler needs a non-empty corpus of non-negative integer word ids.")
+        counts = np.bincount(ids)
+        if int((counts > 0).sum()) < 2:
+            raise ValueError("UnigramSampler needs at least two different words to draw negatives from.")
+        if int(sample_size) < 1:
+            raise ValueError(f"sample_size must be at least 1, got {sample_size}.")
+        weights = counts.astype(np.float64) ** float(power)
+        self.vocab_size = int(counts.size)
+        self.sample_size = int(sample_size)
+        self.power = float(power)
+        self.word_p = weights / weights.sum()  # (V,) on the host
+        cdf = np.cumsum(self.word_p)
+        self._cdf_host = cdf / cdf[-1]  # ends at exactly 1.0, so every draw in [0, 1) lands
+        self._cdf_device: dict[str, Array] = {}
+
+    def _cdf(self, xp: Any) -> Array:
+        if xp is backend.host():
+            return self._cdf_host
+        if xp.__name__ not in self._cdf_device:
+            self._cdf_device[xp.__name__] = xp.asarray(self._cdf_host)
+        return self._cdf_device[xp.__name__]
+
+    def get_negative_sample(self, target: Array) -> Array:
+        """Negative word ids (N, sample_size) for target ids (N,), never equal to the row's target."""
+        xp = backend.array_module(target)
+        cdf = self._cdf(xp)
+        gen = backend.rng(xp)
+        expected = target[..., None]
+        negative = xp.searchsorted(cdf, gen.random((*target.shape, self.sample_size)), side="right")
+        clash = negative == expected
+        for _ in range(_MAX_REDRAWS):
+            count = int(clash.sum())
+            if count == 0:
+                return negative
+            negative[clash] = xp.searchsorted(cdf, gen.random(count), side="right")
+            clash = negative == expected
+        raise RuntimeError(
+            "UnigramSampler: could not draw negatives different from the target after "
+            f"{_MAX_REDRAWS} tries; the corpus is dominated by one word."
+        )
+
+
+def _softplus(x: Array) -> Array:
+    """log(1 + exp(x)) without overflow."""
+    xp = backend.array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class NegativeSamplingLoss:
+    """Loss of word2vec with negative sampling.
+
+    W: (V, H) output word vectors; corpus (N,) ids for the sampler's counts;
+    ``power`` and ``sample_size`` as for :class:`UnigramSampler`.
+
+    forward(h, target): h (N, H) hidden vectors, target (N,) true word ids.
+    Scores s = h · W[w] for the true word and ``sample_size`` negatives, and
+    returns the scalar loss
+    (1/N) * sum_n [ -log sigmoid(s_true) - sum_k log sigmoid(-s_neg_k) ],
+    the book's sum of one sigmoid cross-entropy per column.
+    backward(dout=1) -> dh (N, H); the gradient of W lands only on the rows
+    scored (``grad_rows`` as for ``Embedding``).
+    """
+
+    param_names = ("W",)
+
+    def __init__(self, W: Array, corpus: Array, power: float = 0.75, sample_size: int = 5) -> None:
+        self.sample_size = int(sample_size)
+        self.sampler = UnigramSampler(corpus, power, sample_size)
+        if self.sampler.vocab_size > W.shape[0]:
+            raise ValueError(
+                f"The corpus has word ids up to {self.sampler.vocab_size - 1} but W has only "
+                f"{W.shape[0]} rows; W must be (V, H) with V = len(word_to_id)."
+            )
+        self.embed_dot = EmbeddingDot(W)
+        self.params = self.embed_dot.params
+        self.grads = self.embed_dot.grads
+        self.grad_rows = self.embed_dot.grad_rows
+        self.cache = None
+
+    def forward(self, h: Array, target: Array) -> Array:
+        xp = backend.array_module(h)
+        if target.ndim != 1 or h.ndim != 2 or target.shape[0] != h.shape[0]:
+            raise ValueError(
+                f"NegativeSamplingLoss.forward expects h (N, H) and target (N,); got h {h.shape}, "
+                f"target {target.shape}."
+            )
+        negative = self.sampler.get_negative_sample(target)
+        idx = xp.concatenate([target[:, None], negative], axis=1)  # (N, 1 + sample_size)
+        score = self.embed_dot.forward(h, idx)
+        # Column 0 is the true word (label 1), the others are negatives (label 0).
+        sign = xp.ones((1, idx.shape[1]), dtype=score.dtype)
+        sign[0, 1:] = -1
+        n = h.shape[0]
+        self.cache = (sigmoid(score), n)
+        return _softplus(-sign * score).sum() / n
+
+    def backward(self, dout: Array = 1) -> Array:
+        y, n = self.cache
+        dscore = y.copy()
+        dscore[:, 0] -= 1
+        dscore *= dout / n
+        return self.embed_dot.backward(dscore)

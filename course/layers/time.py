@@ -1,0 +1,594 @@
+"""Layers over whole sequences: the ``Time*`` layers of the language models.
+
+Every layer here takes a mini-batch of N sequences of T steps at once:
+
+* ``TimeEmbedding(W)``: word ids (N, T) -> vectors (N, T, D);
+* ``TimeAffine(W, b)``: (N, T, D) -> scores (N, T, V), one matrix product over all N*T rows;
+* ``TimeSoftmaxWithLoss()``: scores (N, T, V) and labels (N, T) -> mean loss over the
+  tokens whose label is not -1;
+* ``TimeDropout(ratio)``: inverted dropout, switched off with ``train_flg = False``;
+* ``TimeRNN``, ``TimeLSTM``, ``TimeGRU``: a recurrent cell (see :mod:`course.layers.recurrent`)
+  run over T steps, with backpropagation through time;
+* ``TimeBiLSTM``: two ``TimeLSTM`` reading the sequence in both directions.
+
+The recurrent layers keep the hidden state between calls when ``stateful=True``
+(truncated BPTT: the state flows forward, the gradient stops at the block
+boundary). ``reset_state()`` forgets it; ``set_state(h[, c])`` sets the state
+the next forward starts from; after ``backward`` the gradient with respect to
+that initial state is in ``dh`` (and ``dc`` for the LSTM).
+
+Speed: the input projection ``x Wx + b`` of all T steps is one matrix product
+before the loop and the weight gradients are one product each after it, so the
+loop over time does only the unavoidable per-step work (``h Wh``, the gates).
+Internally the recurrent layers keep their arrays time-major, (T, N, ...), so
+each step reads contiguous memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend
+
+Array = Any
+
+# Rows of scores processed together by the softmax: ~256k values stay in the
+# CPU cache while max, exp and sum run over them.
+_SOFTMAX_CHUNK_VALUES = 1 << 18
+
+
+def _check_ids(name: str, ids: Array, size: int, allow: int | None = None) -> None:
+    """Clear errors for float ids or ids outside 0..size-1 (``allow`` is an extra legal value)."""
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name}: ids must be integers (an int array of word ids), got dtype {ids.dtype}.")
+    if ids.size == 0:
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if high >= size or (low < 0 and low != allow):
+        extra = f" (or {allow} to ignore a position)" if allow is not None else ""
+        raise ValueError(
+            f"{name}: ids must lie in 0..{size - 1}{extra}; got values from {low} to {high}. "
+            "Check that the vocabulary size of the model matches the corpus."
+        )
+
+
+def _time_major(x: Array) -> Array:
+    """(N, T, K) -> a contiguous (T, N, K) copy."""
+    return backend.array_module(x).ascontiguousarray(x.transpose(1, 0, 2))
+
+
+def _batch_major(x: Array) -> Array:
+    """(T, N, K) -> a contiguous (N, T, K) copy."""
+    return backend.array_module(x).ascontiguousarray(x.transpose(1, 0, 2))
+
+
+class TimeEmbedding:
+    """Word vectors for a batch of sequences: out[n, t] = W[ids[n, t]].
+
+    W: (V, D). forward(xs (N, T) int) -> (N, T, D).
+    backward(dout (N, T, D)) -> None (the ids have no gradient); grads[0] (V, D)
+    receives every row's gradient with one scatter-add over the N*T ids, so a
+    word used several times in the batch adds up.
+
+    With ``accumulate=True`` backward adds into grads[0] instead of
+    overwriting it: for a matrix shared with a layer whose backward ran first
+    and wrote its own gradient there (weight tying).
+    """
+
+    param_names = ("W",)
+
+    def __init__(self, W: Array, accumulate: bool = False) -> None:
+        self.params = [W]
+        self.grads = [backend.array_module(W).zeros_like(W)]
+        self.accumulate = accumulate
+        self.idx: Array | None = None
+
+    def forward(self, xs: Array) -> Array:
+        (W,) = self.params
+        _check_ids("TimeEmbedding", xs, W.shape[0])
+        self.idx = xs
+        return W[xs]
+
+    def backward(self, dout: Array) -> None:
+        (dW,) = self.grads
+        if not self.accumulate:
+            dW[...] = 0
+        backend.scatter_add(dW, self.idx.reshape(-1), dout.reshape(-1, dW.shape[1]))
+        return None
+
+
+class TimeAffine:
+    """Scores for every step: out = x W + b over all N*T rows at once.
+
+    W: (D, V), or (V, D) with ``transposed=True`` (an embedding matrix reused as
+    the output weight, for weight tying); b: (V,).
+    forward(xs (N, T, D)) -> (N, T, V). backward(dout (N, T, V)) -> dxs (N, T, D).
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, W: Array, b: Array, transposed: bool = False) -> None:
+        xp = backend.array_module(W)
+        self.params = [W, b]
+        self.grads = [xp.zeros_like(W), xp.zeros_like(b)]
+        self.transposed = transposed
+        self.x: Array | None = None
+
+    def _weight(self) -> Array:
+        """The (D, V) matrix the rows are multiplied with (a view when transposed)."""
+        W = self.params[0]
+        return W.T if self.transposed else W
+
+    def forward(self, xs: Array) -> Array:
+        _, b = self.params
+        W = self._weight()
+        if xs.shape[-1] != W.shape[0]:
+            raise ValueError(f"TimeAffine: inputs have {xs.shape[-1]} features but W expects {W.shape[0]}.")
+        x = xs.reshape(-1, W.shape[0])
+        out = x @ W
+        out += b
+        self.x = x
+        return out.reshape(*xs.shape[:-1], W.shape[1])
+
+    def backward(self, dout: Array) -> Array:
+        W = self._weight()
+        x = self.x
+        d = dout.reshape(-1, W.shape[1])
+        xp = backend.array_module(d)
+        # Written straight into the gradient arrays: no (D, V) temporary.
+        if self.transposed:
+            xp.matmul(d.T, x, out=self.grads[0])
+        else:
+            xp.matmul(x.T, d, out=self.grads[0])
+        xp.sum(d, axis=0, out=self.grads[1])
+        return (d @ W.T).reshape(*dout.shape[:-1], W.shape[0])
+
+
+class TimeSoftmaxWithLoss:
+    """Softmax and cross-entropy at every step, averaged over the counted tokens.
+
+    forward(xs (N, T, V) scores, ts (N, T) labels) -> scalar loss: the mean of
+    -log softmax(xs)[label] over the positions whose label is not
+    ``ignore_label`` (-1: padding, or the end of a corpus). One-hot ts
+    (N, T, V) are accepted too.
+    backward(dout=1) -> dxs (N, T, V); ignored positions get zero gradient.
+
+    No one-hot matrix is built: the label's score is picked by index, and the
+    softmax runs over row blocks small enough to stay in the CPU cache.
+    """
+
+    def __init__(self, ignore_label: int = -1) -> None:
+        self.params, self.grads = [], []
+        self.ignore_label = ignore_label
+        self.dx: Array | None = None
+
+    def forward(self, xs: Array, ts: Array) -> Array:
+        xp = backend.array_module(xs)
+        V = xs.shape[-1]
+        if ts.ndim == xs.ndim:
+            ts = ts.argmax(axis=-1)
+        if ts.shape != xs.shape[:-1]:
+            raise ValueError(
+                f"TimeSoftmaxWithLoss: labels must have shape {xs.shape[:-1]} (one per score row), "
+                f"got {ts.shape}."
+            )
+        _check_ids("TimeSoftmaxWithLoss labels", ts, V, allow=self.ignore_label)
+        scores = xs.reshape(-1, V)
+        labels = ts.reshape(-1)
+        valid = labels != self.ignore_label
+        count = max(int(valid.sum()), 1)
+        safe = xp.where(valid, labels, 0)
+        weight = valid.astype(scores.dtype) / count
+        probs, lse = _softmax_and_logsumexp(scores, weight)
+        rows = xp.arange(scores.shape[0])
+        loss = ((lse - scores[rows, safe]) * valid).sum() / count
+        probs[rows, safe] -= weight  # softmax - one-hot, already divided by the count
+        self.dx = probs.reshape(xs.shape)
+        return loss
+
+    def backward(self, dout: Any = 1) -> Array:
+        return self.dx if (not backend.is_array(dout) and dout == 1) else self.dx * dout
+
+
+def _softmax_and_logsumexp(scores: Array, weight: Array) -> tuple[Array, Array]:
+    """Row softmax scaled by ``weight`` (M,), and each row's log-sum-exp (M,).
+
+    scores: (M, V). Works through blocks of rows on the CPU (cache-sized) and
+    all rows at once on a GPU.
+    """
+    xp = backend.array_module(scores)
+    M, V = scores.shape
+    out = xp.empty_like(scores)
+    lse = xp.empty(M, dtype=scores.dtype)
+    step = max(1, _SOFTMAX_CHUNK_VALUES // V) if xp is backend.host() else max(M, 1)
+    for r0 in range(0, M, step):
+        s, y = scores[r0 : r0 + step], out[r0 : r0 + step]
+        m = s.max(axis=1, keepdims=True)
+        xp.subtract(s, m, out=y)
+        xp.exp(y, out=y)
+        z = y.sum(axis=1, keepdims=True)
+        lse[r0 : r0 + step] = xp.log(z[:, 0]) + m[:, 0]
+        y *= weight[r0 : r0 + step, None] / z
+    return out, lse
+
+
+class TimeDropout:
+    """Inverted dropout over a whole sequence: zero each value with probability ``dropout_ratio``.
+
+    Kept values are scaled by 1 / (1 - ratio) during training, so at
+    evaluation (``train_flg = False``, set on the layer or passed to forward)
+    the layer does nothing. forward(xs (N, T, H)) -> (N, T, H).
+    """
+
+    def __init__(self, dropout_ratio: float = 0.5) -> None:
+        if not 0.0 <= dropout_ratio < 1.0:
+            raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}.")
+        self.params, self.grads = [], []
+        self.dropout_ratio = dropout_ratio
+        self.train_flg = True
+        self.mask: Array | None = None
+
+    def forward(self, xs: Array, train_flg: bool | None = None) -> Array:
+        train = self.train_flg if train_flg is None else train_flg
+        if not train or self.dropout_ratio == 0.0:
+            self.mask = None
+            return xs
+        xp = backend.array_module(xs)
+        keep = 1.0 - self.dropout_ratio
+        mask = (backend.rng(xp).random(xs.shape, dtype=xp.float32) < keep).astype(xs.dtype)
+        mask *= 1.0 / keep
+        self.mask = mask
+        return xs * mask
+
+    def backward(self, dout: Array) -> Array:
+        return dout if self.mask is None else dout * self.mask
+
+
+class _TimeRecurrent:
+    """State handling shared by TimeRNN, TimeLSTM and TimeGRU.
+
+    ``self.h`` (and ``self.c``) is the state the next forward starts from:
+    None means zeros. A stateful layer keeps its last state there after
+    forward; a stateless one starts from zeros unless ``set_state`` was called.
+    """
+
+    param_names = ("Wx", "Wh", "b")
+    gates = 1
+    has_cell = False
+
+    def __init__(self, Wx: Array, Wh: Array, b: Array, stateful: bool = False) -> None:
+        xp = backend.array_module(Wx)
+        H, G = Wh.shape[0], self.gates
+        if Wh.shape != (H, G * H) or Wx.shape[1:] != (G * H,) or b.shape != (G * H,):
+            raise ValueError(
+                f"{type(self).__name__}: with H = Wh.shape[0] = {H}, Wx must be (D, {G * H}), Wh "
+                f"({H}, {G * H}) and b ({G * H},); got Wx {Wx.shape}, Wh {Wh.shape}, b {b.shape}."
+            )
+        self.params = [Wx, Wh, b]
+        self.grads = [xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros_like(b)]
+        self.stateful = stateful
+        self.h: Array | None = None
+        self.c: Array | None = None
+        self.dh: Array | None = None
+        self.dc: Array | None = None
+        self.cache: tuple | None = None
+
+    def reset_state(self) -> None:
+        """Forget the carried state: the next forward starts from zeros."""
+        self.h, self.c = None, None
+
+    def set_state(self, h: Array, c: Array | None = None) -> None:
+        """Start the next forward from hidden state h (N, H) (and cell state c (N, H))."""
+        self.h = h
+        if self.has_cell:
+            self.c = c
+        elif c is not None:
+            raise TypeError(f"{type(self).__name__} has no cell state; call set_state(h).")
+
+    def _initial(self, state: Array | None, N: int, like: Array, what: str) -> Array:
+        H = self.params[1].shape[0]
+        xp = backend.array_module(like)
+        if state is None:
+            return xp.zeros((N, H), dtype=like.dtype)
+        if state.shape != (N, H):
+            raise ValueError(
+                f"{type(self).__name__}: the {what} state to start from has shape {state.shape} but this "
+                f"batch needs ({N}, {H}). After changing the batch size call reset_state() "
+                "(or set_state with the right shape)."
+            )
+        return state
+
+    def _inputs(self, xs: Array) -> tuple[Array, int, int]:
+        Wx = self.params[0]
+        if xs.ndim != 3 or xs.shape[2] != Wx.shape[0]:
+            raise ValueError(
+                f"{type(self).__name__}: inputs must be (N, T, D) with D = {Wx.shape[0]}, got {xs.shape}."
+            )
+        N, T, D = xs.shape
+        X = _time_major(xs).reshape(T * N, D)
+        return X, N, T
+
+    def _keep_state(self, h: Array, c: Array | None = None) -> None:
+        if self.stateful:
+            self.h = h.copy()
+            self.c = None if c is None else c.copy()
+        else:
+            self.h, self.c = None, None
+
+
+class TimeRNN(_TimeRecurrent):
+    """The simple RNN cell over T steps: h_t = tanh(x_t Wx + h_{t-1} Wh + b).
+
+    Wx: (D, H), Wh: (H, H), b: (H,).
+    forward(xs (N, T, D)) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D),
+    and ``dh`` (N, H) is the gradient with respect to the initial state.
+    """
+
+    gates = 1
+
+    def forward(self, xs: Array) -> Array:
+        xp = backend.array_module(xs)
+        Wx, Wh, b = self.params
+        X, N, T = self._inputs(xs)
+        H = Wh.shape[0]
+        A = (X @ Wx + b).reshape(T, N, H)
+        hs = xp.empty((T + 1, N, H), dtype=A.dtype)
+        hs[0] = self._initial(self.h, N, A, "hidden")
+        for t in range(T):
+            a = A[t]
+            a += hs[t] @ Wh
+            xp.tanh(a, out=hs[t + 1])
+        self.cache = (X, hs)
+        self._keep_state(hs[T])
+        return _batch_major(hs[1:])
+
+    def backward(self, dhs: Array) -> Array:
+        xp = backend.array_module(dhs)
+        Wx, Wh, _ = self.params
+        X, hs = self.cache
+        T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        dH = _time_major(dhs)
+        local = 1.0 - hs[1:] * hs[1:]  # tanh' for all steps at once
+        dA = xp.empty_like(local)
+        dh = xp.zeros((N, H), dtype=dA.dtype)
+        for t in range(T - 1, -1, -1):
+            dh = dH[t] + dh
+            xp.multiply(dh, local[t], out=dA[t])
+            dh = dA[t] @ Wh.T
+        dA2 = dA.reshape(T * N, H)
+        xp.matmul(X.T, dA2, out=self.grads[0])
+        xp.matmul(hs[:-1].reshape(T * N, H).T, dA2, out=self.grads[1])
+        xp.sum(dA2, axis=0, out=self.grads[2])
+        self.dh = dh
+        return _batch_major((dA2 @ Wx.T).reshape(T, N, -1))
+
+
+def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> tuple[Array, Array]:
+    """Per-column scale and shift that turn tanh into the LSTM gate activations.
+
+    sigmoid(a) = 0.5 * tanh(a / 2) + 0.5, so one tanh over all 4H columns,
+    with the sigmoid blocks [i, f, o] scaled by 0.5 before and after, gives
+    every gate at once. Returns (scale (4H,), shift (4H,)).
+    """
+    scale = xp.full(4 * H, 0.5, dtype=dtype)
+    shift = xp.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H : 3 * H] = 1.0
+    shift[2 * H : 3 * H] = 0.0
+    return scale, shift
+
+
+class TimeLSTM(_TimeRecurrent):
+    """The LSTM cell over T steps (gate blocks ``[i, f, g, o]``, see ``course.layers.recurrent.LSTM``).
+
+    Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
+    forward(xs (N, T, D)) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D).
+    ``set_state(h, c)`` sets the initial hidden and cell states (N, H); after
+    backward, ``dh`` and ``dc`` (N, H) are the gradients with respect to them.
+    """
+
+    gates = 4
+    has_cell = True
+
+    def forward(self, xs: Array) -> Array:
+        xp = backend.array_module(xs)
+        Wx, Wh, b = self.params
+        X, N, T = self._inputs(xs)
+        H = Wh.shape[0]
+        # All gates, all steps: (T, N, 4H); pre-scaled so one tanh makes every gate.
+        A = (X @ Wx + b).reshape(T, N, 4 * H)
+        scale, shift = _lstm_gate_scale(xp, H, A.dtype)
+        A *= scale
+        Wh_scaled = Wh * scale
+        hs = xp.empty((T + 1, N, H), dtype=A.dtype)
+        cs = xp.empty_like(hs)
+        tanh_c = xp.empty((T, N, H), dtype=A.dtype)
+        hs[0] = self._initial(self.h, N, A, "hidden")
+        cs[0] = self._initial(self.c, N, A, "cell")
+        for t in range(T):
+            a = A[t]
+            a += hs[t] @ Wh_scaled
+            xp.tanh(a, out=a)
+            a *= scale
+            a += shift
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            xp.multiply(f, cs[t], out=cs[t + 1])
+            cs[t + 1] += i * g
+            xp.tanh(cs[t + 1], out=tanh_c[t])
+            xp.multiply(o, tanh_c[t], out=hs[t + 1])
+        self.cache = (X, A, hs, cs, tanh_c)
+        self._keep_state(hs[T], cs[T])
+        return _batch_major(hs[1:])
+
+    def backward(self, dhs: Array) -> Array:
+        xp = backend.array_module(dhs)
+        Wx, Wh, _ = self.params
+        X, A, hs, cs, tanh_c = self.cache
+        T, N, H = tanh_c.shape
+        dH = _time_major(dhs)
+        i, f, g, o = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
+        # Local derivatives of every step, computed for all steps at once:
+        # d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
+        local = xp.empty_like(A).reshape(T, N, 4, H)
+        local[:, :, 0] = g * i * (1.0 - i)
+        local[:, :, 1] = cs[:-1] * f * (1.0 - f)
+        local[:, :, 2] = i * (1.0 - g * g)
+        local[:, :, 3] = tanh_c * o * (1.0 - o)
+        through_tanh = o * (1.0 - tanh_c * tanh_c)
+        dA = xp.empty_like(local)
+        dh = xp.zeros((N, H), dtype=A.dtype)
+        dc = xp.zeros_like(dh)
+        Wh_T = xp.ascontiguousarray(Wh.T)  # read T times: contiguous is faster
+        for t in range(T - 1, -1, -1):
+            dh = dH[t] + dh
+            dc = dc + dh * through_tanh[t]
+            xp.multiply(dc[:, None, :], local[t, :, :3], out=dA[t, :, :3])
+            xp.multiply(dh, local[t, :, 3], out=dA[t, :, 3])
+            dh = dA[t].reshape(N, 4 * H) @ Wh_T
+            dc = dc * f[t]
+        dA2 = dA.reshape(T * N, 4 * H)
+        xp.matmul(X.T, dA2, out=self.grads[0])
+        xp.matmul(hs[:-1].reshape(T * N, H).T, dA2, out=self.grads[1])
+        xp.sum(dA2, axis=0, out=self.grads[2])
+        self.dh, self.dc = dh, dc
+        return _batch_major((dA2 @ Wx.T).reshape(T, N, -1))
+
+
+class TimeGRU(_TimeRecurrent):
+    """The GRU cell over T steps (blocks ``[z, r, h~]``, see ``course.layers.recurrent.GRU``).
+
+    Wx: (D, 3H), Wh: (H, 3H), b: (3H,).
+    forward(xs (N, T, D)) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D),
+    and ``dh`` (N, H) is the gradient with respect to the initial state.
+    """
+
+    gates = 3
+
+    def forward(self, xs: Array) -> Array:
+        xp = backend.array_module(xs)
+        Wx, Wh, b = self.params
+        X, N, T = self._inputs(xs)
+        H = Wh.shape[0]
+        A = (X @ Wx + b).reshape(T, N, 3 * H)
+        A[..., : 2 * H] *= 0.5  # sigmoid(a) = 0.5 tanh(a / 2) + 0.5
+        Wh_zr = Wh[:, : 2 * H] * 0.5
+        Wh_h = Wh[:, 2 * H :]
+        hs = xp.empty((T + 1, N, H), dtype=A.dtype)
+        rh = xp.empty((T, N, H), dtype=A.dtype)
+        hs[0] = self._initial(self.h, N, A, "hidden")
+        for t in range(T):
+            zr, ah = A[t, :, : 2 * H], A[t, :, 2 * H :]
+            zr += hs[t] @ Wh_zr
+            xp.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            z, r = zr[:, :H], zr[:, H:]
+            xp.multiply(r, hs[t], out=rh[t])
+            ah += rh[t] @ Wh_h
+            xp.tanh(ah, out=ah)
+            xp.subtract(ah, hs[t], out=hs[t + 1])
+            hs[t + 1] *= z
+            hs[t + 1] += hs[t]
+        self.cache = (X, A, hs, rh)
+        self._keep_state(hs[T])
+        return _batch_major(hs[1:])
+
+    def backward(self, dhs: Array) -> Array:
+        xp = backend.array_module(dhs)
+        Wx, Wh, _ = self.params
+        X, A, hs, rh = self.cache
+        T, N, H = rh.shape
+        dH = _time_major(dhs)
+        z, r, h_hat = A[..., :H], A[..., H : 2 * H], A[..., 2 * H :]
+        h_prev = hs[:-1]
+        # Local derivatives for all steps at once.
+        local_h = z * (1.0 - h_hat * h_hat)
+        local_z = (h_hat - h_prev) * z * (1.0 - z)
+        local_r = h_prev * r * (1.0 - r)
+        keep = 1.0 - z
+        Wh_zr_T, Wh_h_T = Wh[:, : 2 * H].T, Wh[:, 2 * H :].T
+        dA = xp.empty_like(A)
+        dh = xp.zeros((N, H), dtype=A.dtype)
+        for t in range(T - 1, -1, -1):
+            dh = dH[t] + dh
+            da_h = xp.multiply(dh, local_h[t], out=dA[t, :, 2 * H :])
+            drh = da_h @ Wh_h_T
+            xp.multiply(dh, local_z[t], out=dA[t, :, :H])
+            xp.multiply(drh, local_r[t], out=dA[t, :, H : 2 * H])
+            dh = dh * keep[t]
+            dh += drh * r[t]
+            dh += dA[t, :, : 2 * H] @ Wh_zr_T
+        dA2 = dA.reshape(T * N, 3 * H)
+        xp.matmul(X.T, dA2, out=self.grads[0])
+        self.grads[1][:, : 2 * H] = h_prev.reshape(T * N, H).T @ dA2[:, : 2 * H]
+        self.grads[1][:, 2 * H :] = rh.reshape(T * N, H).T @ dA2[:, 2 * H :]
+        xp.sum(dA2, axis=0, out=self.grads[2])
+        self.dh = dh
+        return _batch_major((dA2 @ Wx.T).reshape(T, N, -1))
+
+
+class TimeBiLSTM:
+    """A bidirectional LSTM: one TimeLSTM reads left to right, one right to left.
+
+    Wx1, Wh1, b1 (forward direction) and Wx2, Wh2, b2 (backward direction), each
+    shaped as for TimeLSTM. forward(xs (N, T, D)) -> (N, T, 2H): at every step
+    the forward direction's h (first H) next to the backward direction's h.
+    backward(dhs (N, T, 2H)) -> dxs (N, T, D). Each call reads a whole
+    sequence, so there is no state carried between calls.
+    """
+
+    param_names = ("Wx_fwd", "Wh_fwd", "b_fwd", "Wx_bwd", "Wh_bwd", "b_bwd")
+
+    def __init__(self, Wx1: Array, Wh1: Array, b1: Array, Wx2: Array, Wh2: Array, b2: Array) -> None:
+        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1)
+        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2)
+        self.params = self.forward_lstm.params + self.backward_lstm.params
+        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+
+    def reset_state(self) -> None:
+        """Nothing is carried between calls; kept for a uniform interface."""
+        self.forward_lstm.reset_state()
+        self.backward_lstm.reset_state()
+
+    def forward(self, xs: Array) -> Array:
+        xp = backend.array_module(xs)
+        left = self.forward_lstm.forward(xs)
+        right = self.backward_lstm.forward(xs[:, ::-1])[:, ::-1]
+        return xp.concatenate([left, right], axis=2)
+
+    def backward(self, dhs: Array) -> Array:
+        H = dhs.shape[2] // 2
+        dx_left = self.forward_lstm.backward(dhs[:, :, :H])
+        dx_right = self.backward_lstm.backward(dhs[:, ::-1, H:])
+        return dx_left + dx_right[:, ::-1]
+
+
+class WithInitialState:
+    """A recurrent Time layer whose initial state is an input, for gradient checks.
+
+    forward(xs (N, T, D), h0 (N, H)[, c0 (N, H)]) -> hs (N, T, H);
+    backward(dhs) -> (dxs, dh0[, dc0]). Checking this with
+    ``course.gradcheck.check_layer`` tests backpropagation through all T steps
+    into the carried state, which the plain layer hides in ``dh`` / ``dc``.
+
+    Example: ``check_layer(WithInitialState(TimeLSTM(Wx, Wh, b)), xs, h0, c0)``.
+    """
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.params = layer.params
+        self.grads = layer.grads
+        self.param_names = getattr(layer, "param_names", None)
+
+    def forward(self, xs: Array, h0: Array, c0: Array | None = None) -> Array:
+        if c0 is None:
+            self.layer.set_state(h0)
+        else:
+            self.layer.set_state(h0, c0)
+        self._with_cell = c0 is not None
+        return self.layer.forward(xs)
+
+    def backward(self, dhs: Array) -> tuple:
+        dxs = self.layer.backward(dhs)
+        if self._with_cell:
+            return dxs, self.layer.dh, self.layer.dc
+        return dxs, self.layer.dh

@@ -1,0 +1,255 @@
+"""word2vec: CBOW and skip-gram, first with a full softmax, then fast.
+
+* ``SimpleCBOW`` and ``SimpleSkipGram`` take one-hot vectors through MatMul
+  layers and a softmax over the whole vocabulary: the models of the small
+  examples, written the way the chapter draws them.
+* ``CBOW`` and ``SkipGram`` look words up with ``Embedding`` and replace the
+  softmax by ``NegativeSamplingLoss``: fast enough for the Penn Treebank.
+
+Every model has ``params`` = [W_in, W_out], ``grads`` (same order),
+``forward(contexts, target) -> loss``, ``backward(dout=1)`` and ``word_vecs``
+(the rows of W_in, one vector per word id).
+
+Shared weights are declared, not discovered: the input matrix W_in serves
+every context position, is listed once in ``params``, and the gradients of
+all its uses are added into its one ``grads`` entry.
+
+Shapes: N batch, V vocabulary, H hidden (vector) size, C = 2 * window_size
+context words per target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend
+from course.layers.basic import MatMul, SoftmaxWithLoss
+from course.layers.embedding import Embedding
+from course.layers.negative_sampling import NegativeSamplingLoss
+
+Array = Any
+
+
+def _as_one_hot(x: Array, vocab_size: int, dtype: Any, id_ndim: int, what: str) -> Array:
+    """Float one-hot rows from ids (id_ndim axes) or one-hot rows (one more axis of length V)."""
+    xp = backend.array_module(x)
+    if x.ndim == id_ndim + 1 and x.shape[-1] == vocab_size:
+        return x.astype(dtype, copy=False)
+    if x.ndim != id_ndim or x.dtype.kind not in "iu":
+        raise TypeError(
+            f"{what} must be integer word ids with {id_ndim} axes or one-hot rows of length "
+            f"V={vocab_size}; got dtype {x.dtype} and shape {x.shape}."
+        )
+    out = xp.zeros((*x.shape, vocab_size), dtype=dtype)
+    out.reshape(-1, vocab_size)[xp.arange(x.size), x.reshape(-1)] = 1
+    return out
+
+
+def _check_batch(contexts: Array, target: Array, n_context: int, model: str) -> None:
+    if contexts.ndim < 2 or contexts.shape[1] != n_context or contexts.shape[0] != target.shape[0]:
+        raise ValueError(
+            f"{model}.forward expects contexts with {n_context} context words per example "
+            f"(N, {n_context}) or (N, {n_context}, V), and N targets; got contexts {contexts.shape}, "
+            f"target {target.shape}. Build them with create_contexts_target(corpus, window_size)."
+        )
+
+
+class SimpleCBOW:
+    """Continuous bag of words with a softmax over the vocabulary.
+
+    The C context words go through C MatMul layers that share W_in (V, H);
+    their mean h (N, H) is scored against every word by W_out (H, V).
+    forward(contexts, target): contexts (N, C, V) one-hot or (N, C) ids;
+    target (N, V) one-hot or (N,) ids. Returns the mean cross-entropy.
+    """
+
+    param_names = ("W_in", "W_out")
+
+    def __init__(
+        self, vocab_size: int, hidden_size: int, window_size: int = 1, dtype: str = "float32"
+    ) -> None:
+        V, H = int(vocab_size), int(hidden_size)
+        W_in = backend.randn(V, H, scale=0.01, dtype=dtype)
+        W_out = backend.randn(H, V, scale=0.01, dtype=dtype)
+        self.vocab_size = V
+        # One matrix, one layer per context position: the weight is shared.
+        self.in_layers = [MatMul(W_in) for _ in range(2 * int(window_size))]
+        self.out_layer = MatMul(W_out)
+        self.loss_layer = SoftmaxWithLoss()
+        self.params = [W_in, W_out]
+        self.grads = [backend.array_module(W_in).zeros_like(W_in), self.out_layer.grads[0]]
+
+    @property
+    def word_vecs(self) -> Array:
+        """(V, H): the vector of word id i is row i of W_in."""
+        return self.params[0]
+
+    def forward(self, contexts: Array, target: Array) -> Array:
+        _check_batch(contexts, target, len(self.in_layers), type(self).__name__)
+        x = _as_one_hot(contexts, self.vocab_size, self.params[0].dtype, 2, "contexts")
+        h = sum(layer.forward(x[:, i]) for i, layer in enumerate(self.in_layers)) / len(self.in_layers)
+        return self.loss_layer.forward(self.out_layer.forward(h), target)
+
+    def backward(self, dout: float = 1) -> None:
+        dh = self.out_layer.backward(self.loss_layer.backward(dout)) / len(self.in_layers)
+        for layer in self.in_layers:
+            layer.backward(dh)
+        # The shared W_in's gradient is the sum over the positions that used it.
+        self.grads[0][...] = sum(layer.grads[0] for layer in self.in_layers)
+
+
+class SimpleSkipGram:
+    """Skip-gram with a softmax over the vocabulary: predict every context word from the target.
+
+    h = target one-hot @ W_in (V, H); scores = h @ W_out (H, V), one softmax
+    loss per context position. forward(contexts, target): contexts (N, C, V)
+    one-hot or (N, C) ids; target (N, V) one-hot or (N,) ids. Returns the sum
+    over the C positions of the mean cross-entropy.
+    """
+
+    param_names = ("W_in", "W_out")
+
+    def __init__(
+        self, vocab_size: int, hidden_size: int, window_size: int = 1, dtype: str = "float32"
+    ) -> None:
+        V, H = int(vocab_size), int(hidden_size)
+        W_in = backend.randn(V, H, scale=0.01, dtype=dtype)
+        W_out = backend.randn(H, V, scale=0.01, dtype=dtype)
+        self.vocab_size = V
+        self.in_layer = MatMul(W_in)
+        self.out_layer = MatMul(W_out)
+        self.loss_layers = [SoftmaxWithLoss() for _ in range(2 * int(window_size))]
+        self.params = [W_in, W_out]
+        self.grads = [self.in_layer.grads[0], self.out_layer.grads[0]]
+
+    @property
+    def word_vecs(self) -> Array:
+        """(V, H): the vector of word id i is row i of W_in."""
+        return self.params[0]
+
+    def forward(self, contexts: Array, target: Array) -> Array:
+        _check_batch(contexts, target, len(self.loss_layers), type(self).__name__)
+        x = _as_one_hot(target, self.vocab_size, self.params[0].dtype, 1, "target")
+        score = self.out_layer.forward(self.in_layer.forward(x))
+        return sum(layer.forward(score, contexts[:, i]) for i, layer in enumerate(self.loss_layers))
+
+    def backward(self, dout: float = 1) -> None:
+        dscore = sum(layer.backward(dout) for layer in self.loss_layers)
+        self.in_layer.backward(self.out_layer.backward(dscore))
+
+
+class CBOW:
+    """Continuous bag of words with embeddings and negative sampling.
+
+    h (N, H) is the mean of the context words' rows of W_in (V, H); the loss
+    asks h · W_out[target] to be high and h · W_out[negative] low for
+    ``sample_size`` negatives drawn from the corpus's unigram counts ** power.
+    forward(contexts (N, C) ids, target (N,) ids) -> scalar loss.
+
+    One Embedding looks up all C context positions at once, so W_in is listed
+    once and its gradient already sums over the positions. ``grad_rows``
+    gives, per parameter, the rows the last backward touched; the Trainer
+    hands them to the optimizer so a step costs O(rows used), not O(V).
+    """
+
+    param_names = ("W_in", "W_out")
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        window_size: int,
+        corpus: Array,
+        sample_size: int = 5,
+        power: float = 0.75,
+        dtype: str = "float32",
+    ) -> None:
+        V, H = int(vocab_size), int(hidden_size)
+        W_in = backend.randn(V, H, scale=0.01, dtype=dtype)
+        W_out = backend.randn(V, H, scale=0.01, dtype=dtype)
+        self.window_size = int(window_size)
+        self.in_layer = Embedding(W_in)
+        self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size)
+        self.params = [W_in, W_out]
+        self.grads = [self.in_layer.grads[0], self.ns_loss.grads[0]]
+        self._n_context = 0
+
+    @property
+    def word_vecs(self) -> Array:
+        """(V, H): the vector of word id i is row i of W_in."""
+        return self.params[0]
+
+    @property
+    def grad_rows(self) -> list[Array]:
+        """Per parameter, the row ids where the last backward left non-zero gradient."""
+        return [self.in_layer.grad_rows[0], self.ns_loss.grad_rows[0]]
+
+    def forward(self, contexts: Array, target: Array) -> Array:
+        _check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
+        self._n_context = contexts.shape[1]
+        h = self.in_layer.forward(contexts).mean(axis=1)
+        return self.ns_loss.forward(h, target)
+
+    def backward(self, dout: float = 1) -> None:
+        xp = backend.array_module(self.params[0])
+        dh = self.ns_loss.backward(dout) / self._n_context
+        n, H = dh.shape
+        self.in_layer.backward(xp.broadcast_to(dh[:, None, :], (n, self._n_context, H)))
+
+
+class SkipGram:
+    """Skip-gram with embeddings and negative sampling: predict each context word from the target.
+
+    h = W_in[target] (N, H) is scored against each of the C context words and
+    ``sample_size`` negatives for each of them. forward(contexts (N, C) ids,
+    target (N,) ids) -> the sum over the C positions of the negative-sampling
+    loss. W_out is shared by the C positions: one NegativeSamplingLoss scores
+    all N * C (hidden, context) pairs at once, so W_out is listed once.
+    ``grad_rows`` as for :class:`CBOW`.
+    """
+
+    param_names = ("W_in", "W_out")
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        window_size: int,
+        corpus: Array,
+        sample_size: int = 5,
+        power: float = 0.75,
+        dtype: str = "float32",
+    ) -> None:
+        V, H = int(vocab_size), int(hidden_size)
+        W_in = backend.randn(V, H, scale=0.01, dtype=dtype)
+        W_out = backend.randn(V, H, scale=0.01, dtype=dtype)
+        self.window_size = int(window_size)
+        self.in_layer = Embedding(W_in)
+        self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size)
+        self.params = [W_in, W_out]
+        self.grads = [self.in_layer.grads[0], self.ns_loss.grads[0]]
+        self._n_context = 0
+
+    @property
+    def word_vecs(self) -> Array:
+        """(V, H): the vector of word id i is row i of W_in."""
+        return self.params[0]
+
+    @property
+    def grad_rows(self) -> list[Array]:
+        """Per parameter, the row ids where the last backward left non-zero gradient."""
+        return [self.in_layer.grad_rows[0], self.ns_loss.grad_rows[0]]
+
+    def forward(self, contexts: Array, target: Array) -> Array:
+        _check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
+        xp = backend.array_module(self.params[0])
+        C = contexts.shape[1]
+        self._n_context = C
+        h = self.in_layer.forward(target)
+        # Row n * C + c pairs example n's hidden vector with its c-th context word.
+        return C * self.ns_loss.forward(xp.repeat(h, C, axis=0), contexts.reshape(-1))
+
+    def backward(self, dout: float = 1) -> None:
+        C = self._n_context
+        dh = self.ns_loss.backward(dout * C)
+        self.in_layer.backward(dh.reshape(-1, C, dh.shape[1]).sum(axis=1))

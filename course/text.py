@@ -1,0 +1,413 @@
+"""Text helpers for word vectors: from raw text to ids, counts, PPMI, SVD and neighbours.
+
+The count-based pipeline of the course::
+
+    corpus, word_to_id, id_to_word = preprocess("You say goodbye and I say hello.")
+    C = create_co_matrix(corpus, len(word_to_id), window_size=1)   # (V, V) sparse counts
+    W = ppmi(C)                                                     # (V, V) sparse PPMI
+    word_vecs = reduce_dims(W, 2)                                   # (V, k) dense vectors
+    most_similar("you", word_to_id, id_to_word, word_vecs)
+
+and the data preparation of word2vec (``create_contexts_target``,
+``convert_one_hot``). Shapes: V vocabulary, D vector size, N examples,
+C = 2 * window_size context words.
+
+Counting, PPMI and SVD run on the host with SciPy's sparse matrices (a full
+Penn Treebank co-occurrence matrix is 10,000 x 10,000 but only 1% non-zero).
+The similarity helpers and the word2vec helpers accept NumPy or CuPy arrays.
+
+Unknown words: ``most_similar`` and ``analogy`` print a message naming the
+word (and close spellings that are in the vocabulary) and return an empty
+list, so a typo in a notebook cell never ends in a long traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import scipy.sparse as sparse
+from scipy.sparse.linalg import eigsh, svds
+from threadpoolctl import threadpool_limits
+
+from course import backend
+
+Array = Any
+Neighbours = list[tuple[str, float]]
+
+
+# --------------------------------------------------------------------------
+# From text to ids
+# --------------------------------------------------------------------------
+
+
+def build_vocab(words: Sequence[str]) -> tuple[Array, dict[str, int], dict[int, str]]:
+    """Give every distinct word an id, in order of first appearance.
+
+    Returns (corpus, word_to_id, id_to_word): corpus is a (N,) int64 host
+    array of the ids of ``words``; the first word gets id 0.
+    """
+    np = backend.host()
+    # dict.fromkeys keeps the first occurrence of each word, in order.
+    vocab = list(dict.fromkeys(words))
+    word_to_id = {w: i for i, w in enumerate(vocab)}
+    id_to_word = dict(enumerate(vocab))
+    corpus = np.fromiter(map(word_to_id.__getitem__, words), dtype=np.int64, count=len(words))
+    return corpus, word_to_id, id_to_word
+
+
+def preprocess(text: str) -> tuple[Array, dict[str, int], dict[int, str]]:
+    """Lower-case ``text``, split it into words (a full stop is a word) and number them.
+
+    Returns (corpus, word_to_id, id_to_word): corpus (N,) int64 host array of
+    word ids in text order; ids follow first appearance.
+
+    Example: ``preprocess("You say goodbye and I say hello.")`` gives the
+    corpus [0 1 2 3 4 1 5 6] with word_to_id["say"] == 1.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"preprocess expects a str of text, got {type(text).__name__}.")
+    words = text.lower().replace(".", " .").split()
+    return build_vocab(words)
+
+
+# --------------------------------------------------------------------------
+# Counts and PPMI
+# --------------------------------------------------------------------------
+
+
+def _check_corpus(corpus: Any, where: str) -> Array:
+    np = backend.host()
+    corpus = np.asarray(backend.to_host(corpus))
+    if corpus.ndim != 1 or (corpus.size and corpus.dtype.kind not in "iu"):
+        raise ValueError(
+            f"{where}: corpus must be a 1-D array of integer word ids (as returned by "
+            f"preprocess or ptb.load_data), got dtype {corpus.dtype} and shape {corpus.shape}."
+        )
+    return corpus.astype(np.int64, copy=False)
+
+
+def create_co_matrix(corpus: Array, vocab_size: int, window_size: int = 1, dense: bool = False) -> Any:
+    """Count how often each pair of words appears within ``window_size`` of each other.
+
+    corpus: (N,) word ids. Returns C (V, V) with C[i, j] = number of times word j
+    appears at most ``window_size`` positions before or after word i (so C is
+    symmetric). Returns a SciPy CSR sparse array of int64 counts, or a dense
+    NumPy array with ``dense=True`` (handy for the small examples).
+
+    Built without a loop over the corpus: for each distance d = 1..window_size
+    the pairs (corpus[:-d], corpus[d:]) are taken in both directions at once
+    and all pairs are counted by one sort.
+    """
+    np = backend.host()
+    corpus = _check_corpus(corpus, "create_co_matrix")
+    if int(window_size) < 1:
+        raise ValueError(f"window_size must be at least 1, got {window_size}.")
+    V = int(vocab_size)
+    if corpus.size and (corpus.min() < 0 or corpus.max() >= V):
+        raise ValueError(
+            f"create_co_matrix: word ids must lie in [0, vocab_size={V}); found ids from "
+            f"{corpus.min()} to {corpus.max()}. Pass vocab_size=len(word_to_id)."
+        )
+    # Each co-occurring pair (i, j) becomes one integer key i * V + j; sorting the
+    # keys groups equal pairs, so counting them is one np.unique call.
+    keys = [
+        pair
+        for d in range(1, min(int(window_size), max(corpus.size - 1, 0)) + 1)
+        for pair in (corpus[:-d] * V + corpus[d:], corpus[d:] * V + corpus[:-d])
+    ]
+    flat = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    pairs, counts = np.unique(flat, return_counts=True)
+    rows, cols = pairs // V, pairs % V  # sorted by row, then column: CSR order
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=V))])
+    matrix = sparse.csr_array((counts.astype(np.int64), cols, indptr), shape=(V, V))
+    return matrix.toarray() if dense else matrix
+
+
+def ppmi(C: Any) -> Any:
+    """Positive pointwise mutual information of a co-occurrence matrix.
+
+    PPMI[i, j] = max(0, log2(C[i, j] * N / (S_row[i] * S_col[j]))) where N is the
+    total count and S_row, S_col the row and column sums; a pair never seen
+    (C[i, j] = 0) gets exactly 0, with no warning and no eps.
+
+    C: (V, V) counts, SciPy sparse (the result is a CSR float32 array with the
+    same non-zero pattern or fewer) or a dense NumPy/CuPy array (the result is
+    a dense float32 array of the same module). Only the non-zero counts are
+    ever visited, so a 10,000-word vocabulary takes milliseconds.
+    """
+    if sparse.issparse(C):
+        return _ppmi_sparse(C)
+    xp = backend.array_module(C)
+    Cf = xp.asarray(C).astype(xp.float64)
+    if Cf.ndim != 2:
+        raise ValueError(f"ppmi expects a 2-D (V, V) count matrix, got shape {Cf.shape}.")
+    if Cf.size and float(Cf.min()) < 0:
+        raise ValueError("ppmi: counts must be non-negative; pass the output of create_co_matrix.")
+    total = Cf.sum()
+    seen = Cf > 0
+    # Where a count is 0 the ratio is set to 1 (log 1 = 0) before the log runs.
+    denom = xp.where(seen, Cf.sum(axis=1, keepdims=True) * Cf.sum(axis=0, keepdims=True), 1.0)
+    ratio = xp.where(seen, Cf * total / denom, 1.0)
+    return xp.maximum(xp.log2(ratio), 0.0).astype(xp.float32)
+
+
+def _ppmi_sparse(C: Any) -> Any:
+    np = backend.host()
+    C = sparse.csr_array(C, dtype=np.float64)
+    C.sum_duplicates()
+    if C.nnz and C.data.min() < 0:
+        raise ValueError("ppmi: counts must be non-negative; pass the output of create_co_matrix.")
+    C.eliminate_zeros()
+    total = C.sum()
+    row_sums = np.asarray(C.sum(axis=1)).ravel()
+    col_sums = np.asarray(C.sum(axis=0)).ravel()
+    rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+    pmi = np.log2(C.data * total / (row_sums[rows] * col_sums[C.indices]))
+    out = sparse.csr_array(
+        (np.maximum(pmi, 0.0).astype(np.float32), C.indices.copy(), C.indptr.copy()), shape=C.shape
+    )
+    out.eliminate_zeros()
+    return out
+
+
+def reduce_dims(W: Any, k: int, seed: int = 0) -> Array:
+    """Dense k-dimensional word vectors from a (V, V) matrix by truncated SVD.
+
+    W: (V, V) SciPy sparse or dense array (e.g. the PPMI matrix). Returns U
+    (V, k) float32 on the host: the left singular vectors of the k largest
+    singular values, largest first, each with the sign that makes its
+    largest-magnitude entry positive (so the result does not flip between runs).
+
+    Sparse input uses ARPACK, which computes only the k vectors needed
+    (``scipy.sparse.linalg.eigsh`` when W is symmetric, as a PPMI matrix is,
+    else ``svds``), in float32; dense input (the small examples) uses a full SVD.
+    """
+    np = backend.host()
+    k = int(k)
+    if sparse.issparse(W):
+        shape = W.shape
+    else:
+        W = np.asarray(backend.to_host(W), dtype=np.float64)
+        shape = W.shape
+    if len(shape) != 2 or not 1 <= k <= min(shape):
+        raise ValueError(f"reduce_dims: k must be between 1 and {min(shape)} for a matrix of shape {shape}.")
+    if sparse.issparse(W) and k < min(shape) - 1:
+        W = sparse.csr_array(W, dtype=np.float32)
+        start = np.random.default_rng(seed).uniform(-1.0, 1.0, min(shape)).astype(np.float32)
+        # ARPACK's dense steps are small: one BLAS thread is as fast, and does not
+        # slow to a crawl when other programs share the cores.
+        with threadpool_limits(limits=1, user_api="blas"):
+            if _is_symmetric(W):
+                # A symmetric matrix's singular vectors are its eigenvectors and its
+                # singular values the |eigenvalues|: one product per step, not two.
+                S, U = eigsh(W, k=k, which="LM", v0=start)
+                S = np.abs(S)
+            else:
+                U, S, _ = svds(W, k=k, v0=start)
+    else:
+        dense_W = W.toarray() if sparse.issparse(W) else W
+        U, S, _ = np.linalg.svd(dense_W, full_matrices=False)
+    order = np.argsort(-S, kind="stable")[:k]
+    U = U[:, order]
+    signs = np.sign(U[np.abs(U).argmax(axis=0), np.arange(k)])
+    return (U * np.where(signs == 0, 1.0, signs)).astype(np.float32)
+
+
+def _is_symmetric(W: Any) -> bool:
+    return W.shape[0] == W.shape[1] and (W != W.T).nnz == 0
+
+
+# --------------------------------------------------------------------------
+# Similarity, neighbours, analogies
+# --------------------------------------------------------------------------
+
+
+def normalize(x: Array, eps: float = 1e-8) -> Array:
+    """Scale vectors to unit length along the last axis: (D,) or (V, D) -> same shape.
+
+    Zero vectors stay zero (``eps`` keeps the division finite).
+    """
+    xp = backend.array_module(x)
+    x = xp.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(xp.float64)
+    return x / (xp.sqrt((x * x).sum(axis=-1, keepdims=True)) + eps)
+
+
+def cos_similarity(x: Array, y: Array, eps: float = 1e-8) -> float:
+    """Cosine similarity of two vectors x (D,) and y (D,), a float in [-1, 1]."""
+    return float((normalize(x, eps) * normalize(y, eps)).sum())
+
+
+def _word_id(word: str, word_to_id: Mapping[str, int]) -> int | None:
+    """The id of ``word``, or None after printing what went wrong and close spellings."""
+    if word in word_to_id:
+        return int(word_to_id[word])
+    close = difflib.get_close_matches(str(word), list(word_to_id), n=3)
+    hint = f" Did you mean {', '.join(repr(w) for w in close)}?" if close else ""
+    print(f"{word!r} is not in the vocabulary ({len(word_to_id):,} words).{hint}")
+    return None
+
+
+def _ranked(sims: Array, exclude: Iterable[int], top: int, id_to_word: Any) -> Neighbours:
+    """The ``top`` highest similarities, excluding some ids, as (word, similarity) pairs."""
+    xp = backend.array_module(sims)
+    sims = sims.astype(xp.float64)
+    sims[xp.asarray(list(exclude))] = -xp.inf
+    top = max(0, min(int(top), sims.size - len(set(exclude))))
+    if top == 0:
+        return []
+    best = xp.argpartition(-sims, top - 1)[:top]
+    best = best[xp.argsort(-sims[best], kind="stable")]
+    ids, values = backend.to_host(best).tolist(), backend.to_host(sims[best]).tolist()
+    return [(id_to_word[i], float(v)) for i, v in zip(ids, values, strict=True)]
+
+
+def _print_neighbours(title: str, neighbours: Neighbours) -> None:
+    width = max((len(w) for w, _ in neighbours), default=0)
+    print(title)
+    for word, sim in neighbours:
+        print(f"  {word:<{width}}  {sim:.3f}")
+
+
+def most_similar(
+    query: str,
+    word_to_id: Mapping[str, int],
+    id_to_word: Any,
+    word_matrix: Array,
+    top: int = 5,
+    verbose: bool = True,
+) -> Neighbours:
+    """The ``top`` words whose vectors have the highest cosine similarity to ``query``'s.
+
+    word_matrix: (V, D) word vectors (NumPy or CuPy), row i for word id i;
+    id_to_word: a dict or list from id to word. Returns a list of
+    (word, similarity) pairs, most similar first, without the query itself,
+    and prints them when ``verbose``. An unknown query prints a message and
+    returns an empty list.
+    """
+    qid = _word_id(query, word_to_id)
+    if qid is None:
+        return []
+    vecs = normalize(word_matrix)
+    neighbours = _ranked(vecs @ vecs[qid], [qid], top, id_to_word)
+    if verbose:
+        _print_neighbours(f"[query] {query}", neighbours)
+    return neighbours
+
+
+def analogy(
+    a: str,
+    b: str,
+    c: str,
+    word_to_id: Mapping[str, int],
+    id_to_word: Any,
+    word_matrix: Array,
+    top: int = 5,
+    answer: str | None = None,
+    verbose: bool = True,
+) -> Neighbours:
+    """Solve "a is to b as c is to ?" by vector arithmetic: the words closest to b - a + c.
+
+    Vectors are unit-normalised first and a, b, c themselves are never
+    answers (the usual 3CosAdd rule). word_matrix: (V, D). Returns a list of
+    (word, cosine similarity) pairs, best first, printed when ``verbose``;
+    with ``answer`` the printout also gives that word's rank and similarity.
+    An unknown word prints a message and returns an empty list.
+    """
+    ids = [_word_id(w, word_to_id) for w in (a, b, c)]
+    if any(i is None for i in ids):
+        return []
+    vecs = normalize(word_matrix)
+    query = normalize(vecs[ids[1]] - vecs[ids[0]] + vecs[ids[2]])
+    sims = vecs @ query
+    neighbours = _ranked(sims, ids, top, id_to_word)
+    if verbose:
+        _print_neighbours(f"[analogy] {a}:{b} = {c}:?", neighbours)
+        if answer is not None:
+            _print_answer(answer, sims, ids, word_to_id)
+    return neighbours
+
+
+def _print_answer(answer: str, sims: Array, exclude: list[int], word_to_id: Mapping[str, int]) -> None:
+    aid = _word_id(answer, word_to_id)
+    if aid is None:
+        return
+    xp = backend.array_module(sims)
+    sims = sims.astype(xp.float64)
+    sims[xp.asarray(exclude)] = -xp.inf
+    rank = int((sims > sims[aid]).sum()) + 1
+    print(f"  ==> {answer}: {float(sims[aid]):.3f} (rank {rank})")
+
+
+def analogy_accuracy(
+    questions: Sequence[tuple[str, str, str, str]], word_to_id: Mapping[str, int], word_matrix: Array
+) -> tuple[float, list[int]]:
+    """Share of analogy questions (a, b, c, d) whose best 3CosAdd answer is d.
+
+    All questions are answered at once: the (M, D) query matrix times the
+    (D, V) normalised vectors. Returns (accuracy, predicted ids (M,)).
+    Every word must be in the vocabulary (a ValueError lists the missing ones).
+    """
+    missing = sorted({w for q in questions for w in q if w not in word_to_id})
+    if missing:
+        raise ValueError(f"analogy_accuracy: words not in the vocabulary: {', '.join(missing)}.")
+    if not questions:
+        raise ValueError("analogy_accuracy: no questions given.")
+    xp = backend.array_module(word_matrix)
+    ids = xp.asarray([[word_to_id[w] for w in q] for q in questions])
+    vecs = normalize(word_matrix)
+    queries = normalize(vecs[ids[:, 1]] - vecs[ids[:, 0]] + vecs[ids[:, 2]])
+    sims = (queries @ vecs.T).astype(xp.float64)
+    rows = xp.arange(len(questions))[:, None]
+    sims[rows, ids[:, :3]] = -xp.inf
+    predicted = sims.argmax(axis=1)
+    accuracy = float((predicted == ids[:, 3]).mean())
+    return accuracy, backend.to_host(predicted).tolist()
+
+
+# --------------------------------------------------------------------------
+# word2vec data
+# --------------------------------------------------------------------------
+
+
+def create_contexts_target(corpus: Array, window_size: int = 1) -> tuple[Array, Array]:
+    """Training pairs for word2vec: every word with the words around it.
+
+    corpus: (N,) word ids (NumPy or CuPy). Returns (contexts, target):
+    contexts (N - 2w, 2w) with the w words before and the w words after each
+    target, in text order; target (N - 2w,) the middle words, where
+    w = window_size. Built by one fancy-index, without a loop over the corpus.
+    """
+    xp = backend.array_module(corpus)
+    corpus = xp.asarray(corpus)
+    w = int(window_size)
+    if w < 1:
+        raise ValueError(f"window_size must be at least 1, got {window_size}.")
+    if corpus.ndim != 1 or corpus.shape[0] <= 2 * w:
+        raise ValueError(
+            f"create_contexts_target: need a 1-D corpus longer than 2 * window_size = {2 * w} "
+            f"words, got shape {corpus.shape}."
+        )
+    offsets = xp.concatenate([xp.arange(-w, 0), xp.arange(1, w + 1)])
+    centres = xp.arange(w, corpus.shape[0] - w)
+    return corpus[centres[:, None] + offsets], corpus[w:-w]
+
+
+def convert_one_hot(corpus: Array, vocab_size: int) -> Array:
+    """One-hot rows from word ids: (N,) -> (N, V) or (N, C) -> (N, C, V), int32.
+
+    Works for NumPy and CuPy ids; memory grows as N * V, so this is for the
+    small examples (the fast models use ids and Embedding layers instead).
+    """
+    xp = backend.array_module(corpus)
+    corpus = xp.asarray(corpus)
+    V = int(vocab_size)
+    if corpus.size and (int(corpus.min()) < 0 or int(corpus.max()) >= V):
+        raise ValueError(f"convert_one_hot: ids must lie in [0, {V}); got {corpus.min()}..{corpus.max()}.")
+    one_hot = xp.zeros((*corpus.shape, V), dtype=xp.int32)
+    flat = one_hot.reshape(-1, V)
+    flat[xp.arange(corpus.size), corpus.reshape(-1)] = 1
+    return one_hot

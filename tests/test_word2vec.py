@@ -1,0 +1,167 @@
+"""The word2vec models: gradients, shared weights, training through the Trainer."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+import course
+from course import backend, text
+from course.gradcheck import check_model
+from course.models import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
+from course.optim import SGD, Adam
+from course.train import Trainer, step
+
+SENTENCE = "You say goodbye and I say hello."
+
+
+def _toy_batch(xp, window, n=6, vocab=9, seed=0):
+    corpus = np.random.default_rng(seed).integers(0, vocab, 40)
+    contexts, target = text.create_contexts_target(corpus, window)
+    return corpus, xp.asarray(contexts[:n]), xp.asarray(target[:n])
+
+
+def _build(name, vocab, hidden, window, corpus, dtype="float64"):
+    if name in ("SimpleCBOW", "SimpleSkipGram"):
+        return {"SimpleCBOW": SimpleCBOW, "SimpleSkipGram": SimpleSkipGram}[name](
+            vocab, hidden, window, dtype=dtype
+        )
+    cls = {"CBOW": CBOW, "SkipGram": SkipGram}[name]
+    return cls(vocab, hidden, window, corpus, sample_size=3, dtype=dtype)
+
+
+MODELS = ["SimpleCBOW", "SimpleSkipGram", "CBOW", "SkipGram"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("window", [1, 2])
+def test_models_pass_gradcheck(xp, rng, name, window):
+    corpus, contexts, target = _toy_batch(xp, window)
+    course.seed(2)
+    model = _build(name, 9, 4, window, corpus)
+    # Weights of order 1 (the 0.01 start would leave gradients near the
+    # finite-difference noise); the check is about the formulas, not the start.
+    for p in model.params:
+        p[...] = xp.asarray(rng.standard_normal(p.shape) * 0.5)
+    report = check_model(model, contexts, target)
+    report.assert_ok()
+    assert set(report.errors) == {"W_in", "W_out"}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_weights_are_listed_once_and_word_vecs_is_w_in(xp, name):
+    corpus, _, _ = _toy_batch(xp, 1)
+    model = _build(name, 9, 4, 2, corpus, dtype="float32")
+    assert len({id(p) for p in model.params}) == len(model.params) == len(model.grads) == 2
+    assert model.word_vecs is model.params[0] and model.word_vecs.shape == (9, 4)
+    assert all(p.dtype == xp.float32 for p in model.params)
+
+
+def test_simple_cbow_shares_w_in_between_its_input_layers(xp):
+    model = SimpleCBOW(7, 3, window_size=2)
+    assert len(model.in_layers) == 4
+    assert all(layer.params[0] is model.params[0] for layer in model.in_layers)
+
+
+@pytest.mark.parametrize("cls", [SimpleCBOW, SimpleSkipGram])
+def test_simple_models_take_ids_or_one_hot_and_start_at_log_v(xp, cls):
+    corpus, word_to_id, _ = text.preprocess(SENTENCE)
+    V = len(word_to_id)
+    contexts, target = text.create_contexts_target(xp.asarray(corpus))
+    model = cls(V, 5)
+    from_ids = float(model.forward(contexts, target))
+    from_one_hot = float(model.forward(text.convert_one_hot(contexts, V), text.convert_one_hot(target, V)))
+    assert from_ids == pytest.approx(from_one_hot, rel=1e-6)
+    # Tiny weights give a uniform softmax: log V per predicted word.
+    predicted = 1 if cls is SimpleCBOW else 2
+    assert from_ids == pytest.approx(predicted * math.log(V), rel=1e-3)
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_negative_sampling_models_start_at_the_loss_of_a_coin_flip(xp, cls):
+    corpus, contexts, target = _toy_batch(xp, 2, n=20)
+    model = cls(9, 8, 2, corpus, sample_size=5)
+    # Scores near 0: each of the 1 + 5 binary decisions costs log 2.
+    per_prediction = 1 if cls is CBOW else contexts.shape[1]
+    assert float(model.forward(contexts, target)) == pytest.approx(per_prediction * 6 * math.log(2), rel=1e-3)
+
+
+def test_models_explain_a_wrong_context_shape(xp):
+    corpus, contexts, target = _toy_batch(xp, 2)
+    with pytest.raises(ValueError, match="create_contexts_target"):
+        CBOW(9, 4, 1, corpus).forward(contexts, target)
+
+
+def test_simple_cbow_learns_the_book_sentence(xp):
+    course.seed(0)
+    corpus, word_to_id, id_to_word = text.preprocess(SENTENCE)
+    contexts, target = text.create_contexts_target(corpus)
+    model = SimpleCBOW(len(word_to_id), 5)
+    history = Trainer(model, Adam()).fit(contexts, target, max_epoch=1000, batch_size=3, progress=False)
+    assert history.loss[:5].mean() > 1.9 and history.loss[-20:].mean() < 0.9
+    # "goodbye" and "hello" both sit between "say" and another word.
+    words = [
+        w for w, _ in text.most_similar("goodbye", word_to_id, id_to_word, model.word_vecs, verbose=False)
+    ]
+    assert "hello" in words[:3]
+
+
+class _Dense:
+    """The same model with its row information hidden: the optimizer takes the dense path."""
+
+    def __init__(self, model):
+        self.model = model
+        self.params, self.grads = model.params, model.grads
+
+    def forward(self, *args):
+        return self.model.forward(*args)
+
+    def backward(self, dout=1):
+        return self.model.backward(dout)
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_row_sparse_training_step_equals_the_dense_step_with_sgd(xp, cls):
+    corpus, contexts, target = _toy_batch(xp, 2, n=10)
+    course.seed(4)
+    sparse_model = cls(9, 4, 2, corpus, dtype="float64")
+    dense_model = copy.deepcopy(sparse_model)
+    sparse_opt, dense_opt = SGD(lr=0.5), SGD(lr=0.5)
+    for _ in range(3):
+        snap = backend.rng_snapshot()
+        sparse_model.forward(contexts, target)
+        sparse_model.backward()
+        backend.rng_restore(snap)  # the same negatives for both
+        dense = _Dense(dense_model)
+        dense.forward(contexts, target)
+        dense.backward()
+        norms_sparse, _ = step(sparse_model, sparse_opt, max_grad=0.05)
+        norms_dense, _ = step(dense, dense_opt, max_grad=0.05)
+        assert norms_sparse == pytest.approx(norms_dense)
+    for a, b in zip(sparse_model.params, dense_model.params, strict=True):
+        np.testing.assert_allclose(backend.to_host(a), backend.to_host(b), rtol=1e-12)
+
+
+def _two_topic_corpus(seed=0, sentences=400):
+    """Sentences of 6 words drawn from one of two disjoint 8-word topics, joined by '.'."""
+    gen = np.random.default_rng(seed)
+    topics = [[f"a{i}" for i in range(8)], [f"b{i}" for i in range(8)]]
+    words = []
+    for s in range(sentences):
+        words += [str(w) for w in gen.choice(topics[s % 2], 6)] + ["."]
+    return text.build_vocab(words)
+
+
+def test_cbow_trained_with_the_trainer_groups_words_by_topic():
+    course.seed(0)
+    corpus, word_to_id, id_to_word = _two_topic_corpus()
+    contexts, target = text.create_contexts_target(corpus, 2)
+    model = CBOW(len(word_to_id), 10, 2, corpus)
+    history = Trainer(model, Adam(lr=0.01)).fit(contexts, target, max_epoch=10, batch_size=20, progress=False)
+    assert history.loss[-50:].mean() < history.loss[:10].mean() - 0.8
+    for query in ("a3", "b5"):
+        neighbours = text.most_similar(query, word_to_id, id_to_word, model.word_vecs, top=5, verbose=False)
+        assert all(word[0] == query[0] for word, _ in neighbours), neighbours
