@@ -5,7 +5,7 @@ Measures, in one run on the same corpus:
 1. the count-based pipeline (co-occurrence with window 2, PPMI, truncated
    SVD to 100 dimensions), each stage timed;
 2. CBOW with negative sampling (window 5, hidden 100, 5 negatives, batch
-   100, Adam), trained by ``course.train.Trainer``, each epoch timed;
+   100, LazyAdam), trained by ``course.train.Trainer``, each epoch timed;
 3. gensim's Word2Vec on the same token stream (CBOW, negative=5, window=5,
    vector_size=100, sample=0, workers=2, min_count=1), each epoch timed,
    and the ratio of the two epoch times;
@@ -38,7 +38,7 @@ import course
 from course import text
 from course.datasets import ptb
 from course.models import CBOW
-from course.optim import Adam
+from course.optim import LazyAdam
 from course.train import Trainer
 
 QUERIES = ("you", "year", "car", "toyota")
@@ -90,7 +90,7 @@ def train_cbow(corpus, vocab_size, args):
     contexts, target = text.create_contexts_target(corpus, args.window)
     course.seed(args.seed)
     model = CBOW(vocab_size, args.hidden, args.window, corpus, sample_size=args.negative)
-    trainer = Trainer(model, Adam())
+    trainer = Trainer(model, LazyAdam())
     times = []
     for _ in range(args.epochs):
         _, seconds = timed(
@@ -192,7 +192,7 @@ def main(argv=None):
 
     print(
         f"\n=== CBOW + negative sampling: window {args.window}, hidden {args.hidden}, "
-        f"{args.negative} negatives, batch {args.batch_size}, Adam, {args.epochs} epoch(s) ==="
+        f"{args.negative} negatives, batch {args.batch_size}, LazyAdam, {args.epochs} epoch(s) ==="
     )
     model, ours = train_cbow(corpus, V, args)
     report_quality(f"CBOW after {args.epochs} epoch(s)", word_to_id, id_to_word, model.word_vecs, questions)

@@ -10,10 +10,11 @@ rows (word2vec's embeddings touch a few hundred of V rows per batch) can
 pass ``rows``, a list aligned with ``grads`` whose entry i is None (a dense
 gradient) or the distinct row ids outside which ``grads[i]`` is exactly
 zero. ``grad_norms``, ``scale_grads`` and ``clip_grads`` then read only those
-rows (same results), and ``SGD``, ``AdaGrad`` and ``Adam`` update only those
-rows: exactly the dense step for SGD and AdaGrad; for Adam a *lazy* step, in
-which rows without gradient keep their values and moment estimates instead
-of drifting on old momentum (the usual sparse Adam).
+rows (same results), and ``SGD``, ``AdaGrad`` and ``LazyAdam`` update only
+those rows: exactly the dense step for SGD and AdaGrad; for ``LazyAdam`` a
+*lazy* Adam step, in which rows without gradient keep their values and moment
+estimates instead of drifting on old momentum (the usual sparse Adam). Plain
+``Adam`` (the chapter 1 exercise) always takes the dense step.
 """
 
 from __future__ import annotations
@@ -218,22 +219,41 @@ class Adam:
         self.m: list[Array] | None = None
         self.v: list[Array] | None = None
 
-    def update(
-        self, params: Sequence[Array], grads: Sequence[Array], rows: Sequence[Array | None] | None = None
-    ) -> None:
+    def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
         if self.m is None:
             self.m = [backend.array_module(p).zeros_like(p) for p in params]
             self.v = [backend.array_module(p).zeros_like(p) for p in params]
         self.iter += 1
         t = self.iter
         lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
-        if rows is not None:
-            self._update_rows(params, grads, _rows_for(rows, len(params)), lr_t)
-            return
         for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
             m += (1 - self.beta1) * (g - m)
             v += (1 - self.beta2) * (g * g - v)
             p -= lr_t * m / (backend.array_module(v).sqrt(v) + 1e-7)
+
+
+class LazyAdam(Adam):
+    """Adam for row-sparse gradients (word2vec's embeddings): only touched rows move.
+
+    ``update(params, grads, rows)``: for a parameter whose ``rows`` entry is an
+    id array, only those rows' moments and values change (a *lazy* Adam step:
+    rows without gradient keep their values and moments instead of drifting
+    on old momentum). With ``rows=None`` it is exactly :class:`Adam`.
+    """
+
+    def update(
+        self, params: Sequence[Array], grads: Sequence[Array], rows: Sequence[Array | None] | None = None
+    ) -> None:
+        if rows is None:
+            super().update(params, grads)
+            return
+        if self.m is None:
+            self.m = zeros_like_each(params)
+            self.v = zeros_like_each(params)
+        self.iter += 1
+        t = self.iter
+        lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        self._update_rows(params, grads, _rows_for(rows, len(params)), lr_t)
 
     def _update_rows(
         self, params: Sequence[Array], grads: Sequence[Array], rows: list[Array | None], lr_t: float
@@ -269,4 +289,5 @@ OPTIMIZERS = {
     "AdaGrad": AdaGrad,
     "RMSprop": RMSprop,
     "Adam": Adam,
+    "LazyAdam": LazyAdam,
 }

@@ -231,6 +231,12 @@ class Trainer:
             raise ValueError(f"batch_size={batch_size} is larger than the {n} examples; use a smaller batch.")
         model, history = self.model, self.history
         history.max_grad = max_grad
+        if hasattr(type(model), "grad_rows") and not supports_rows(self.optimizer):
+            print(
+                f"note: {type(model).__name__} changes only the rows of the words in each batch; "
+                f"{type(self.optimizer).__name__} updates every row. SGD, AdaGrad or LazyAdam update "
+                "just those rows and train many times faster."
+            )
         iters = n // batch_size
         like = model.params[0] if model.params else None
         host_rng = backend.rng(backend.host())

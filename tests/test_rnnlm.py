@@ -147,6 +147,16 @@ def test_save_and_load_round_trip_as_float32(xp, rng, tmp_path):
     np.testing.assert_array_equal(backend.to_host(third.params[0]), backend.to_host(model.params[0]))
 
 
+def test_default_file_name_and_generate_method(xp, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = Rnnlm(V, 4, 5)
+    model.save_params()
+    assert (tmp_path / "Rnnlm.npz").exists()
+    Rnnlm(V, 4, 5).load_params()
+    ids = model.generate([1, 2], 6, greedy=True)
+    assert len(ids) == 8 and ids[:2] == [1, 2]
+
+
 def test_loading_other_shapes_names_the_parameter(tmp_path):
     path = tmp_path / "small.npz"
     Rnnlm(V, 4, 5).save_params(path)

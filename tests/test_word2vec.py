@@ -12,7 +12,7 @@ import course
 from course import backend, text
 from course.gradcheck import check_model
 from course.models import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
-from course.optim import SGD, Adam
+from course.optim import SGD, LazyAdam
 from course.train import Trainer, step
 
 SENTENCE = "You say goodbye and I say hello."
@@ -100,7 +100,7 @@ def test_simple_cbow_learns_the_book_sentence(xp):
     corpus, word_to_id, id_to_word = text.preprocess(SENTENCE)
     contexts, target = text.create_contexts_target(corpus)
     model = SimpleCBOW(len(word_to_id), 5)
-    history = Trainer(model, Adam()).fit(contexts, target, max_epoch=1000, batch_size=3, progress=False)
+    history = Trainer(model, LazyAdam()).fit(contexts, target, max_epoch=1000, batch_size=3, progress=False)
     assert history.loss[:5].mean() > 1.9 and history.loss[-20:].mean() < 0.9
     # "goodbye" and "hello" both sit between "say" and another word.
     words = [
@@ -160,7 +160,9 @@ def test_cbow_trained_with_the_trainer_groups_words_by_topic():
     corpus, word_to_id, id_to_word = _two_topic_corpus()
     contexts, target = text.create_contexts_target(corpus, 2)
     model = CBOW(len(word_to_id), 10, 2, corpus)
-    history = Trainer(model, Adam(lr=0.01)).fit(contexts, target, max_epoch=10, batch_size=20, progress=False)
+    history = Trainer(model, LazyAdam(lr=0.01)).fit(
+        contexts, target, max_epoch=10, batch_size=20, progress=False
+    )
     assert history.loss[-50:].mean() < history.loss[:10].mean() - 0.8
     for query in ("a3", "b5"):
         neighbours = text.most_similar(query, word_to_id, id_to_word, model.word_vecs, top=5, verbose=False)

@@ -15,7 +15,8 @@ Common interface:
 * ``forward(xs, ts, train_flg=True)`` -> mean loss over the counted tokens
   (labels of -1 are ignored);
 * ``backward(dout=1)`` fills ``grads``;
-* ``reset_state()``; ``save_params(path)`` / ``load_params(path)`` (float32 ``.npz``).
+* ``reset_state()``; ``generate(start_ids, length)``;
+* ``save_params(path)`` / ``load_params(path)`` (float32 ``.npz``).
 
 Weight tying (``tie_weights=True``): the embedding matrix (V, D) is also the
 output weight. It appears once in ``params``, and ``backward`` adds the
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from course import backend
+from course.generate import generate
 from course.layers.time import (
     TimeAffine,
     TimeDropout,
@@ -198,25 +200,34 @@ class RecurrentLanguageModel:
         for layer in self.rnn_layers:
             layer.reset_state()
 
+    def generate(self, start_ids: int | list[int], length: int = 100, **options: Any) -> list[int]:
+        """``start_ids`` and ``length`` generated ids (options: see :func:`course.generate.generate`)."""
+        return generate(self, start_ids, length, **options)
+
     # ------------------------------------------------------------------ files
 
-    def save_params(self, path: str | os.PathLike) -> None:
-        """Write every parameter, as float32, to an ``.npz`` file (keys: ``param_names``)."""
+    def save_params(self, path: str | os.PathLike | None = None) -> None:
+        """Write every parameter, as float32, to an ``.npz`` file (keys: ``param_names``).
+
+        The default path is the class name, e.g. ``Rnnlm.npz``.
+        """
         np = backend.host()
+        path = f"{type(self).__name__}.npz" if path is None else path
         arrays = {
             name: backend.to_host(p).astype(np.float32)
             for name, p in zip(self.param_names, self.params, strict=True)
         }
         np.savez(path, **arrays)
 
-    def load_params(self, path: str | os.PathLike) -> None:
+    def load_params(self, path: str | os.PathLike | None = None) -> None:
         """Read parameters written by :meth:`save_params` into this model, in place.
 
-        The file must hold every parameter of this model with the same shape;
-        otherwise a ValueError names the parameter and both shapes.
+        The file (default: the class name, e.g. ``Rnnlm.npz``) must hold every
+        parameter of this model with the same shape; otherwise a ValueError
+        names the parameter and both shapes.
         """
         np = backend.host()
-        path = os.fspath(path)
+        path = os.fspath(f"{type(self).__name__}.npz" if path is None else path)
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path += ".npz"
         if not os.path.exists(path):

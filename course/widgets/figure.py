@@ -19,7 +19,9 @@ Where widgets cannot render, the widget degrades honestly:
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -61,14 +63,16 @@ class FigureWidget:
 
     figsize: tuple[float, float] = (8.0, 3.4)
     dpi: int = 80
+    layout: str | None = "constrained"
 
     def __init__(self) -> None:
-        self.figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        self.figure = Figure(figsize=self.figsize, dpi=self.dpi, layout=self.layout)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.message = widgets.HTML()
         self.controls: list[Any] = []
         self.widget: widgets.Box | None = None
         self.draw_count = 0
+        self._holding = False
 
     # -------------------------------------------------------------- subclass API
 
@@ -90,11 +94,21 @@ class FigureWidget:
             control.observe(self._on_change, names="value")
 
     def _on_change(self, change: Any = None) -> None:
-        self.update()
+        if not self._holding:
+            self.refresh()
+
+    @contextlib.contextmanager
+    def hold_refresh(self) -> Iterator[None]:
+        """Change several controls at once; nothing is recomputed until the block ends."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
 
     # -------------------------------------------------------------- drawing
 
-    def update(self) -> None:
+    def refresh(self) -> None:
         """Recompute from the controls and redraw the figure."""
         self.compute()
         self.redraw()

@@ -261,7 +261,7 @@ class GradientFlowExplorer(FigureWidget):
         self.rnn_norms: Array | None = None
         self._build()
         self._watch(*self.controls)
-        self.update()
+        self.refresh()
 
     # -------------------------------------------------------------- data
 
