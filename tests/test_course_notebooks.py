@@ -38,30 +38,28 @@ def _nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def _regions(text: str, begin: str, end: str) -> list[str]:
-    """Non-trivial lines inside begin/end marker pairs."""
-    lines, inside = [], False
+def _split_markers(text: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """(lines inside begin/end marker pairs, lines outside them)."""
+    inside_lines, outside_lines, inside = [], [], False
     for line in text.splitlines():
         if begin in line:
             inside = True
         elif end in line:
             inside = False
-        elif inside and line.strip() and not line.strip().startswith("#"):
-            lines.append(line.strip())
-    return lines
+        else:
+            (inside_lines if inside else outside_lines).append(line)
+    return inside_lines, outside_lines
+
+
+def _regions(text: str, begin: str, end: str) -> list[str]:
+    """Non-trivial lines inside begin/end marker pairs."""
+    inside = _split_markers(text, begin, end)[0]
+    return [ln.strip() for ln in inside if ln.strip() and not ln.strip().startswith("#")]
 
 
 def _outside(text: str, begin: str, end: str) -> str:
     """The text outside begin/end marker pairs (the code students are given)."""
-    lines, inside = [], False
-    for line in text.splitlines():
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif not inside:
-            lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(_split_markers(text, begin, end)[1])
 
 
 def test_every_chapter_has_a_notebook_with_at_least_four_exercises():

@@ -22,12 +22,12 @@ from typing import Any
 from course import backend
 from course.layers.attention import TimeAttention
 from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
-from course.models.seq2seq import answer_targets, collect, cut_at_end, lstm_weights, question_lengths
+from course.models.seq2seq import Encoder, answer_targets, collect, cut_at_end, lstm_weights, question_lengths
 
 Array = Any
 
 
-class AttentionEncoder:
+class AttentionEncoder(Encoder):
     """Embedding -> LSTM, returning every hidden state.
 
     forward(xs (N, T) ids) -> hs (N, T, H); ``final`` (N, H) is the state at
@@ -35,17 +35,7 @@ class AttentionEncoder:
     backward(dhs (N, T, H), dfinal (N, H)) -> None.
     """
 
-    def __init__(
-        self, vocab_size: int, wordvec_size: int, hidden_size: int, pad_id: int | None = None
-    ) -> None:
-        V, D, H = vocab_size, wordvec_size, hidden_size
-        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
-        self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=False)
-        self.pad_id = pad_id
-        self.params, self.grads, self.param_names = collect([("embed", self.embed), ("lstm", self.lstm)])
-        self.final: Array | None = None
-        self.mask: Array | None = None
-        self.ends: Array | None = None
+    mask: Array | None = None
 
     def _lengths(self, xs: Array) -> None:
         xp = backend.array_module(xs)
