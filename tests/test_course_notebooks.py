@@ -26,6 +26,12 @@ CHAPTERS = flow.assignments()
 # solution to replace, wrong replacement).
 WRONG_ANSWERS = {
     "ch01": ("affine_tests", "self.grads[1][...] = dout2.sum(axis=0)", "self.grads[1][...] = dout2[0]"),
+    "ch02": (
+        "ppmi_tests",
+        "Cf.sum(axis=1, keepdims=True) * Cf.sum(axis=0, keepdims=True)",
+        "Cf.sum(axis=0, keepdims=True).T * Cf.sum(axis=0, keepdims=True)",
+    ),
+    "ch07": ("decoder_tests", "return self.lstm.dh", "return 0.5 * self.lstm.dh"),
     "ch08": (
         "weight_sum_tests",
         "da = (hs * dc[:, None, :]).sum(axis=2)",
