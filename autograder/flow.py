@@ -34,6 +34,7 @@ def api(root: Path | None = None, source: Path | None = None):  # -> NbGraderAPI
     from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
 
     cfg = config(root=root, source=source)
+    Path(cfg.CourseDirectory.root).mkdir(parents=True, exist_ok=True)
     return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
 
 

@@ -25,8 +25,8 @@ def configure(c: Any, root: Path | None = None, source: Path | None = None) -> A
     source = Path(source or REPO / "notebooks").resolve()
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = COURSE_ID
-    # Relative names are resolved against root; an absolute one is used as given.
-    c.CourseDirectory.source_directory = os.path.relpath(source, root)
+    # nbgrader joins root and source_directory: an absolute path is used as given.
+    c.CourseDirectory.source_directory = str(source)
     c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}?timeout=60"
     c.Execute.timeout = CELL_TIMEOUT
     c.Execute.interrupt_on_timeout = True
