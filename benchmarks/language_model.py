@@ -5,10 +5,11 @@ Speed (default): training tokens per second of
 * ``rnnlm``  - the book's Rnnlm: embedding 100, one LSTM of 100 units;
 * ``better`` - BetterRnnlm: embedding 650, two LSTMs of 650 units, dropout 0.5,
   embedding tied to the output weight;
+* ``small`` (``--configs small``) - the 2x200 "small" PTB configuration, 20 steps;
 
 each next to an equivalent PyTorch model (nn.Embedding + nn.LSTM + nn.Linear,
 same sizes, dropout and tying) trained on the same PTB batches (batch 20,
-35 steps, mean loss, gradient clipping, plain SGD). The two alternate in
+35 steps unless noted, mean loss, gradient clipping, plain SGD). The two alternate in
 rounds within one run, so a busy machine slows both; the ratio is
 ours / PyTorch. PyTorch runs with ``--threads`` threads (default 2, the cores
 of the course machine); NumPy's BLAS uses its default thread count.
@@ -16,12 +17,18 @@ of the course machine); NumPy's BLAS uses its default thread count.
 Quality (``--train PRESET``): trains a preset of ``course.models.rnnlm.PRESETS``
 to completion (``book``: the book's Rnnlm for 4 epochs; ``small``: the
 2x200 configuration of Zaremba et al. for 13 epochs) and prints the validation
-perplexity after each epoch and the test perplexity at the end, with the
+perplexity after each epoch and the test perplexity at the end (10 streams,
+as the book evaluates; then also one stream, as Zaremba et al. do), with the
 wall time. ``--peer torch`` trains the PyTorch equivalent with the same recipe
 afterwards, for the wall-time comparison.
 
 Needs the PTB files: COURSE_DATA_DIR=/path/to/data (with ptb/ptb.*.txt).
 PyTorch is the ``bench`` extra.
+
+NumPy's OpenBLAS picks its matrix kernels from the CPU it detects, and the
+first line printed names the choice. On a CPU it does not recognise it falls
+back to older (AVX2) kernels; ``OPENBLAS_CORETYPE=SkylakeX`` set before Python
+starts selects the AVX-512 ones on a CPU that has AVX-512.
 
     COURSE_DATA_DIR=../shared/data python benchmarks/language_model.py
     COURSE_DATA_DIR=../shared/data python benchmarks/language_model.py --train book
@@ -47,11 +54,19 @@ from course.optim import SGD
 from course.train import RnnlmTrainer, check_finite, eval_perplexity, step
 
 SPEED_CONFIGS = {
-    # name: (wordvec, hidden, layers, dropout, tie, lr, max_grad, iterations per round)
-    "rnnlm": dict(D=100, H=100, layers=1, dropout=0.0, tie=False, lr=20.0, max_grad=0.25, iters=8),
-    "better": dict(D=650, H=650, layers=2, dropout=0.5, tie=True, lr=20.0, max_grad=0.25, iters=2),
+    # wordvec D, hidden H, LSTM layers, dropout, tying, lr, clip, batch, time, iterations per round
+    "rnnlm": dict(
+        D=100, H=100, layers=1, dropout=0.0, tie=False, lr=20.0, max_grad=0.25, batch=20, time=35, iters=8
+    ),
+    "better": dict(
+        D=650, H=650, layers=2, dropout=0.5, tie=True, lr=20.0, max_grad=0.25, batch=20, time=35, iters=2
+    ),
+    "small": dict(
+        D=200, H=200, layers=2, dropout=0.0, tie=False, lr=20.0, max_grad=0.25, batch=20, time=20, iters=8
+    ),
 }
-BATCH, TIME = 20, 35
+DEFAULT_SPEED = ("rnnlm", "better")
+TIME = 35  # steps per evaluation batch
 
 
 # ----------------------------------------------------------------------------- PyTorch peer
@@ -169,7 +184,7 @@ def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tu
     batcher = Cursor()
 
     def ours_iter() -> None:
-        bx, bt = ours.get_batch(xs, ts, BATCH, TIME)
+        bx, bt = ours.get_batch(xs, ts, cfg["batch"], cfg["time"])
         loss = float(ours.model.forward(bx, bt))
         check_finite(loss, 0, 0)
         ours.model.backward()
@@ -177,13 +192,13 @@ def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tu
         ours.history.record(loss, norms, rate, 1)
 
     def peer_iter() -> None:
-        bx, bt = batcher.get_batch(xs, ts, BATCH, TIME)
+        bx, bt = batcher.get_batch(xs, ts, cfg["batch"], cfg["time"])
         peer.step(bx, bt)
 
     for _ in range(warmup):
         ours_iter()
         peer_iter()
-    tokens = cfg["iters"] * BATCH * TIME
+    tokens = cfg["iters"] * cfg["batch"] * cfg["time"]
     seconds = {"numpy": [], "torch": []}
     for r in range(rounds):
         # Alternate which goes first so a slow spell hits both the same way on average.
@@ -206,7 +221,14 @@ def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tu
 # ----------------------------------------------------------------------------- training
 
 
-def train(preset_name: str, peer: str | None, epochs: int | None, limit: int | None) -> None:
+def train(
+    preset_name: str,
+    peer: str | None,
+    epochs: int | None,
+    limit: int | None,
+    seed: int = 0,
+    save: str | None = None,
+) -> None:
     preset = get_preset(preset_name, **({"max_epoch": epochs} if epochs else {}))
     train_ids, word_to_id, _ = ptb.load_data("train", progress=False)
     valid_ids, _, _ = ptb.load_data("valid", progress=False)
@@ -214,14 +236,14 @@ def train(preset_name: str, peer: str | None, epochs: int | None, limit: int | N
     if limit:
         train_ids = train_ids[:limit]
     V = len(word_to_id)
-    print(f"preset {preset.name}: {preset.note}")
+    print(f"preset {preset.name}: {preset.note}; seed {seed}")
     print(
         f"  batch {preset.batch_size}, time {preset.time_size}, lr {preset.lr:g} (x{preset.lr_decay:g} per "
         f"epoch after {preset.decay_after}), clip {preset.max_grad:g}, {preset.max_epoch} epochs; "
         f"train {len(train_ids)} tokens",
         flush=True,
     )
-    course.seed(0)
+    course.seed(seed)
     model = preset.build(V)
     optimizer = SGD(lr=preset.lr)
     trainer = RnnlmTrainer(model, optimizer)
@@ -241,10 +263,15 @@ def train(preset_name: str, peer: str | None, epochs: int | None, limit: int | N
             flush=True,
         )
     test = eval_perplexity(model, test_ids)
+    wall = time.perf_counter() - start
+    print(f"numpy {preset.name}: valid ppl {valid:.2f}  test ppl {test:.2f}  wall {wall:.0f} s", flush=True)
+    # Zaremba et al. evaluate with one stream whose state runs through the whole text.
     print(
-        f"numpy {preset.name}: valid ppl {valid:.2f}  test ppl {test:.2f}  "
-        f"wall {time.perf_counter() - start:.0f} s"
+        f"numpy {preset.name}: test ppl with one stream (batch 1) {eval_perplexity(model, test_ids, 1):.2f}"
     )
+    if save:
+        model.save_params(save)
+        print(f"parameters saved to {save}")
     if peer == "torch":
         train_torch(preset, train_ids, valid_ids, test_ids, V)
 
@@ -278,17 +305,33 @@ def train_torch(preset, train_ids, valid_ids, test_ids, V: int) -> None:
             flush=True,
         )
     test = peer.perplexity(test_ids)
-    print(
-        f"torch {preset.name}: valid ppl {valid:.2f}  test ppl {test:.2f}  "
-        f"wall {time.perf_counter() - start:.0f} s"
-    )
+    wall = time.perf_counter() - start
+    print(f"torch {preset.name}: valid ppl {valid:.2f}  test ppl {test:.2f}  wall {wall:.0f} s", flush=True)
+    print(f"torch {preset.name}: test ppl with one stream (batch 1) {peer.perplexity(test_ids, 1):.2f}")
+
+
+def blas_description() -> str:
+    """NumPy's BLAS library, its kernel architecture and thread count, as NumPy reports them."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        np.show_runtime()
+    text = out.getvalue()
+    fields = {}
+    for key in ("internal_api", "architecture", "num_threads"):
+        marker = f"'{key}': "
+        if marker in text:
+            fields[key] = text.split(marker, 1)[1].split(",", 1)[0].strip("'\" }]\n")
+    return " ".join(f"{k}={v}" for k, v in fields.items()) or "(unknown)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--configs", nargs="+", default=list(SPEED_CONFIGS), choices=list(SPEED_CONFIGS))
+    parser.add_argument("--configs", nargs="+", default=list(DEFAULT_SPEED), choices=list(SPEED_CONFIGS))
     parser.add_argument("--rounds", type=int, default=12, help="alternating timing rounds per config")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations before the rounds")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads (default 2)")
@@ -296,23 +339,24 @@ def main() -> None:
     parser.add_argument("--peer", choices=["torch"], help="with --train: also train the PyTorch twin")
     parser.add_argument("--epochs", type=int, help="with --train: override the number of epochs")
     parser.add_argument("--limit", type=int, help="with --train: use only the first LIMIT training tokens")
+    parser.add_argument("--seed", type=int, default=0, help="with --train: course.seed for our model")
+    parser.add_argument("--save", metavar="PATH", help="with --train: save our trained parameters (.npz)")
     args = parser.parse_args()
 
     import torch
 
     torch.set_num_threads(args.threads)
     print(
-        f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__}",
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__} "
+        f"with BLAS {blas_description()}",
         flush=True,
     )
     if args.train:
-        train(args.train, args.peer, args.epochs, args.limit)
+        train(args.train, args.peer, args.epochs, args.limit, args.seed, args.save)
         return
     corpus, word_to_id, _ = ptb.load_data("train", progress=False)
     V = len(word_to_id)
-    print(
-        f"PTB train: {len(corpus)} tokens, V = {V}; batch {BATCH}, time {TIME}; tokens/s (higher is better)"
-    )
+    print(f"PTB train: {len(corpus)} tokens, V = {V}; tokens/s (higher is better)")
     results = {}
     for name in args.configs:
         results[name] = speed(name, corpus, V, args.rounds, args.warmup)

@@ -77,7 +77,8 @@ def preprocess(text: str) -> tuple[Array, dict[str, int], dict[int, str]]:
 # --------------------------------------------------------------------------
 
 
-def _check_corpus(corpus: Any, where: str) -> Array:
+def check_corpus(corpus: Any, where: str) -> Array:
+    """corpus as a (N,) int64 host array; a clear ValueError naming ``where`` if it is not word ids."""
     np = backend.host()
     corpus = np.asarray(backend.to_host(corpus))
     if corpus.ndim != 1 or (corpus.size and corpus.dtype.kind not in "iu"):
@@ -101,7 +102,7 @@ def create_co_matrix(corpus: Array, vocab_size: int, window_size: int = 1, dense
     and all pairs are counted by one sort.
     """
     np = backend.host()
-    corpus = _check_corpus(corpus, "create_co_matrix")
+    corpus = check_corpus(corpus, "create_co_matrix")
     if int(window_size) < 1:
         raise ValueError(f"window_size must be at least 1, got {window_size}.")
     V = int(vocab_size)
@@ -133,12 +134,25 @@ def ppmi(C: Any) -> Any:
     (C[i, j] = 0) gets exactly 0, with no warning and no eps.
 
     C: (V, V) counts, SciPy sparse (the result is a CSR float32 array with the
-    same non-zero pattern or fewer) or a dense NumPy/CuPy array (the result is
-    a dense float32 array of the same module). Only the non-zero counts are
-    ever visited, so a 10,000-word vocabulary takes milliseconds.
+    same non-zero pattern or fewer; only the non-zero counts are ever visited,
+    so a 10,000-word vocabulary takes milliseconds) or a dense NumPy/CuPy array
+    (the result is :func:`ppmi_dense`'s).
     """
     if sparse.issparse(C):
         return _ppmi_sparse(C)
+    return ppmi_dense(C)
+
+
+def ppmi_dense(C: Array) -> Array:
+    """Positive pointwise mutual information of a dense co-occurrence matrix.
+
+    C: (V, V) non-negative counts (NumPy or CuPy). Returns a (V, V) float32
+    array of the same module with
+    PPMI[i, j] = max(0, log2(C[i, j] * N / (S_row[i] * S_col[j]))), where N is
+    the total count, S_row[i] the sum of row i and S_col[j] the sum of column j.
+    A pair never seen (C[i, j] = 0) gets exactly 0, also in a row or column of
+    zeros, with no warning and no eps.
+    """
     xp = backend.array_module(C)
     Cf = xp.asarray(C).astype(xp.float64)
     if Cf.ndim != 2:
@@ -237,12 +251,18 @@ def normalize(x: Array, eps: float = 1e-8) -> Array:
 
 
 def cos_similarity(x: Array, y: Array, eps: float = 1e-8) -> float:
-    """Cosine similarity of two vectors x (D,) and y (D,), a float in [-1, 1]."""
-    return float((normalize(x, eps) * normalize(y, eps)).sum())
+    """Cosine similarity of two vectors x (D,) and y (D,): x·y / (|x| |y|), a float in [-1, 1].
+
+    ``eps`` is added to each length, so a zero vector has similarity 0 with
+    anything (and no division by zero).
+    """
+    nx = x / ((x * x).sum() ** 0.5 + eps)
+    ny = y / ((y * y).sum() ** 0.5 + eps)
+    return float((nx * ny).sum())
 
 
-def _word_id(word: str, word_to_id: Mapping[str, int]) -> int | None:
-    """The id of ``word``, or None after printing what went wrong and close spellings."""
+def find_word(word: str, word_to_id: Mapping[str, int]) -> int | None:
+    """The id of ``word``, or None after printing that it is unknown (with close spellings)."""
     if word in word_to_id:
         return int(word_to_id[word])
     close = difflib.get_close_matches(str(word), list(word_to_id), n=3)
@@ -265,7 +285,8 @@ def _ranked(sims: Array, exclude: Iterable[int], top: int, id_to_word: Any) -> N
     return [(id_to_word[i], float(v)) for i, v in zip(ids, values, strict=True)]
 
 
-def _print_neighbours(title: str, neighbours: Neighbours) -> None:
+def print_neighbours(title: str, neighbours: Neighbours) -> None:
+    """Print ``title`` and one "word  similarity" line per pair."""
     width = max((len(w) for w, _ in neighbours), default=0)
     print(title)
     for word, sim in neighbours:
@@ -288,13 +309,20 @@ def most_similar(
     and prints them when ``verbose``. An unknown query prints a message and
     returns an empty list.
     """
-    qid = _word_id(query, word_to_id)
+    qid = find_word(query, word_to_id)
     if qid is None:
         return []
+    xp = backend.array_module(word_matrix)
     vecs = normalize(word_matrix)
-    neighbours = _ranked(vecs @ vecs[qid], [qid], top, id_to_word)
+    # One matrix-vector product: the cosine similarity of the query with every word.
+    sims = (vecs @ vecs[qid]).astype(xp.float64)
+    sims[qid] = -xp.inf  # a word is not its own neighbour
+    top = max(0, min(int(top), sims.size - 1))
+    best = xp.argsort(-sims, kind="stable")[:top]
+    ids, values = backend.to_host(best).tolist(), backend.to_host(sims[best]).tolist()
+    neighbours = [(id_to_word[i], float(v)) for i, v in zip(ids, values, strict=True)]
     if verbose:
-        _print_neighbours(f"[query] {query}", neighbours)
+        print_neighbours(f"[query] {query}", neighbours)
     return neighbours
 
 
@@ -317,7 +345,7 @@ def analogy(
     with ``answer`` the printout also gives that word's rank and similarity.
     An unknown word prints a message and returns an empty list.
     """
-    ids = [_word_id(w, word_to_id) for w in (a, b, c)]
+    ids = [find_word(w, word_to_id) for w in (a, b, c)]
     if any(i is None for i in ids):
         return []
     vecs = normalize(word_matrix)
@@ -325,14 +353,14 @@ def analogy(
     sims = vecs @ query
     neighbours = _ranked(sims, ids, top, id_to_word)
     if verbose:
-        _print_neighbours(f"[analogy] {a}:{b} = {c}:?", neighbours)
+        print_neighbours(f"[analogy] {a}:{b} = {c}:?", neighbours)
         if answer is not None:
             _print_answer(answer, sims, ids, word_to_id)
     return neighbours
 
 
 def _print_answer(answer: str, sims: Array, exclude: list[int], word_to_id: Mapping[str, int]) -> None:
-    aid = _word_id(answer, word_to_id)
+    aid = find_word(answer, word_to_id)
     if aid is None:
         return
     xp = backend.array_module(sims)

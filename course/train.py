@@ -285,6 +285,21 @@ def _index_for(data: Array, idx: Array) -> Array:
 # --------------------------------------------------------------------------
 
 
+def bptt_positions(length: int, batch_size: int, time_size: int, time_idx: int = 0) -> Array:
+    """Corpus positions of one truncated-BPTT block: an int array (N, T), N = batch_size, T = time_size.
+
+    A corpus of ``length`` ids is read as N streams starting at offsets
+    offset_n = n * (length // N). Row n holds offset_n + time_idx + (0..T-1),
+    wrapped around at the end of the corpus (modulo ``length``), so block
+    k = time_idx / T continues block k - 1 in every row. One index array, no loop.
+    """
+    np = backend.host()
+    jump = length // batch_size
+    pos = np.arange(batch_size)[:, None] * jump + (time_idx + np.arange(time_size))[None, :]
+    pos %= length
+    return pos
+
+
 class RnnlmTrainer:
     """Truncated-BPTT training of a recurrent language model on one long corpus.
 
@@ -320,10 +335,7 @@ class RnnlmTrainer:
         Row n reads positions offset_n + time_idx + (0..T-1), wrapping at the end
         of the corpus, with offset_n = n * (len(xs) // N); one index array does it.
         """
-        np = backend.host()
-        jump = len(xs) // batch_size
-        pos = np.arange(batch_size)[:, None] * jump + (self.time_idx + np.arange(time_size))[None, :]
-        pos %= len(xs)
+        pos = bptt_positions(len(xs), batch_size, time_size, self.time_idx)
         self.time_idx += time_size
         return xs[_index_for(xs, pos)], ts[_index_for(ts, pos)]
 
@@ -405,8 +417,8 @@ class RnnlmTrainer:
         return ax
 
 
-def _forward_eval(model: Any, xs: Array, ts: Array) -> float:
-    """The model's loss with dropout off (train_flg=False) when it has that switch."""
+def forward_eval(model: Any, xs: Array, ts: Array) -> float:
+    """The model's loss on xs, ts (N, T) with dropout off (train_flg=False) when it has that switch."""
     try:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
@@ -414,6 +426,9 @@ def _forward_eval(model: Any, xs: Array, ts: Array) -> float:
     if "train_flg" in params:
         return float(model.forward(xs, ts, train_flg=False))
     return float(model.forward(xs, ts))
+
+
+_forward_eval = forward_eval  # the name used before it was public
 
 
 def eval_perplexity(
@@ -446,7 +461,7 @@ def eval_perplexity(
             bx = np.ascontiguousarray(inputs[:, s : s + time_size])
             bt = np.ascontiguousarray(targets[:, s : s + time_size])
             c = int((bt != -1).sum())
-            loss = _forward_eval(model, backend.to_device(bx, like=like), backend.to_device(bt, like=like))
+            loss = forward_eval(model, backend.to_device(bx, like=like), backend.to_device(bt, like=like))
             total += loss * c
             counted += c
     finally:
@@ -483,14 +498,18 @@ def eval_seq2seq(
     start_id, size = int(host_t[0, 0]), host_t.shape[1] - 1
     guesses = np.concatenate(
         [
-            backend.to_host(model.generate(backend.to_device(host_x[i : i + batch_size], like=like), start_id, size))
+            backend.to_host(
+                model.generate(backend.to_device(host_x[i : i + batch_size], like=like), start_id, size)
+            )
             for i in range(0, len(host_x), batch_size)
         ]
     )
     right = (guesses == host_t[:, 1:]).all(axis=1)
     if show:
         color = sys.stdout.isatty() if color is None else color
-        _print_examples(host_x[:show], host_t[:show, 1:], guesses[:show], right[:show], id_to_char, reverse, color)
+        _print_examples(
+            host_x[:show], host_t[:show, 1:], guesses[:show], right[:show], id_to_char, reverse, color
+        )
     return float(right.mean())
 
 

@@ -23,7 +23,8 @@ from course import backend
 Array = Any
 
 
-def _check_ids(idx: Array, where: str) -> Array:
+def check_ids(idx: Array, where: str) -> Array:
+    """idx itself if it is an integer array of word ids; else a TypeError naming ``where``."""
     if not backend.is_array(idx) or idx.dtype.kind not in "iu":
         kind = getattr(idx, "dtype", type(idx).__name__)
         raise TypeError(
@@ -65,7 +66,7 @@ class Embedding:
 
     def forward(self, idx: Array) -> Array:
         (W,) = self.params
-        self.idx = _check_ids(idx, "Embedding.forward")
+        self.idx = check_ids(idx, "Embedding.forward")
         return W.take(idx, axis=0)
 
     def backward(self, dout: Array) -> None:
@@ -106,7 +107,7 @@ class EmbeddingDot:
         self.cache = None
 
     def forward(self, h: Array, idx: Array) -> Array:
-        _check_ids(idx, "EmbeddingDot.forward")
+        check_ids(idx, "EmbeddingDot.forward")
         if h.ndim != 2 or idx.ndim not in (1, 2) or idx.shape[0] != h.shape[0]:
             raise ValueError(
                 f"EmbeddingDot.forward expects h (N, H) and idx (N,) or (N, K); got h {h.shape}, "

@@ -16,7 +16,6 @@ from course.functions import sigmoid
 from course.layers.embedding import EmbeddingDot
 
 Array = Any
-_MAX_REDRAWS = 1000
 
 
 class UnigramSampler:
@@ -26,6 +25,10 @@ class UnigramSampler:
     max id + 1). power: 0.75 in word2vec, which gives rare words a little more
     weight than their counts. sample_size: negatives per target word.
 
+    Attributes: ``vocab_size`` V, ``sample_size``, ``power``, ``word_p`` (V,)
+    the probability of each word id (a host array summing to 1) and ``cdf``
+    (V,) its cumulative sum, ending at exactly 1.0.
+
     ``get_negative_sample(target)``: target (N,) ids -> (N, sample_size) ids.
     Draws are independent and with replacement (as in word2vec's C code), but
     never the target word itself: a draw equal to its row's target is drawn
@@ -34,6 +37,8 @@ class UnigramSampler:
     (``backend.rng``), the same way on NumPy and CuPy; ``course.seed(n)``
     makes it repeat.
     """
+
+    max_redraws = 1000  # give up (a corpus of almost one word) after this many rounds
 
     def __init__(self, corpus: Array, power: float, sample_size: int) -> None:
         np = backend.host()
@@ -51,37 +56,29 @@ class UnigramSampler:
         self.power = float(power)
         self.word_p = weights / weights.sum()  # (V,) on the host
         cdf = np.cumsum(self.word_p)
-        self._cdf_host = cdf / cdf[-1]  # ends at exactly 1.0, so every draw in [0, 1) lands
-        self._cdf_device: dict[str, Array] = {}
-
-    def _cdf(self, xp: Any) -> Array:
-        if xp is backend.host():
-            return self._cdf_host
-        if xp.__name__ not in self._cdf_device:
-            self._cdf_device[xp.__name__] = xp.asarray(self._cdf_host)
-        return self._cdf_device[xp.__name__]
+        self.cdf = cdf / cdf[-1]  # ends at exactly 1.0, so every draw in [0, 1) lands
 
     def get_negative_sample(self, target: Array) -> Array:
         """Negative word ids (N, sample_size) for target ids (N,), never equal to the row's target."""
         xp = backend.array_module(target)
-        cdf = self._cdf(xp)
+        cdf = xp.asarray(self.cdf)  # no copy on the host; a small one to a GPU
         gen = backend.rng(xp)
-        expected = target[..., None]
+        # A uniform number u in [0, 1) falls in word w's slice of the cdf with probability word_p[w].
         negative = xp.searchsorted(cdf, gen.random((*target.shape, self.sample_size)), side="right")
-        clash = negative == expected
-        for _ in range(_MAX_REDRAWS):
+        clash = negative == target[..., None]
+        for _ in range(self.max_redraws):
             count = int(clash.sum())
             if count == 0:
                 return negative
             negative[clash] = xp.searchsorted(cdf, gen.random(count), side="right")
-            clash = negative == expected
+            clash = negative == target[..., None]
         raise RuntimeError(
             "UnigramSampler: could not draw negatives different from the target after "
-            f"{_MAX_REDRAWS} tries; the corpus is dominated by one word."
+            f"{self.max_redraws} tries; the corpus is dominated by one word."
         )
 
 
-def _softplus(x: Array) -> Array:
+def softplus(x: Array) -> Array:
     """log(1 + exp(x)) without overflow."""
     xp = backend.array_module(x)
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
@@ -133,7 +130,7 @@ class NegativeSamplingLoss:
         sign[0, 1:] = -1
         n = h.shape[0]
         self.cache = (sigmoid(score), n)
-        return _softplus(-sign * score).sum() / n
+        return softplus(-sign * score).sum() / n
 
     def backward(self, dout: Array = 1) -> Array:
         y, n = self.cache

@@ -31,13 +31,17 @@ from course.functions import sigmoid
 Array = Any
 
 
-def _zeros_like_all(*arrays: Array) -> list[Array]:
+def zeros_like_all(*arrays: Array) -> list[Array]:
+    """One zero array per argument, same shape, dtype and device (a cell's ``grads``)."""
     xp = backend.array_module(*arrays)
     return [xp.zeros_like(a) for a in arrays]
 
 
-def _check_gate_shapes(name: str, Wx: Array, Wh: Array, b: Array, gates: int) -> None:
-    """Fail early, in words, when the weights do not fit together."""
+def check_gate_shapes(name: str, Wx: Array, Wh: Array, b: Array, gates: int) -> None:
+    """Fail early, in words, when the weights do not fit together.
+
+    With H = Wh.shape[0] and G = ``gates``: Wx must be (D, G*H), Wh (H, G*H), b (G*H,).
+    """
     H = Wh.shape[0]
     expected = (gates * H,)
     if Wh.shape != (H, gates * H) or Wx.shape[1:] != expected or b.shape != expected:
@@ -58,9 +62,9 @@ class RNN:
     param_names = ("Wx", "Wh", "b")
 
     def __init__(self, Wx: Array, Wh: Array, b: Array) -> None:
-        _check_gate_shapes("RNN", Wx, Wh, b, 1)
+        check_gate_shapes("RNN", Wx, Wh, b, 1)
         self.params = [Wx, Wh, b]
-        self.grads = _zeros_like_all(Wx, Wh, b)
+        self.grads = zeros_like_all(Wx, Wh, b)
         self.cache: tuple | None = None
 
     def forward(self, x: Array, h_prev: Array) -> Array:
@@ -94,9 +98,9 @@ class LSTM:
     param_names = ("Wx", "Wh", "b")
 
     def __init__(self, Wx: Array, Wh: Array, b: Array) -> None:
-        _check_gate_shapes("LSTM", Wx, Wh, b, 4)
+        check_gate_shapes("LSTM", Wx, Wh, b, 4)
         self.params = [Wx, Wh, b]
-        self.grads = _zeros_like_all(Wx, Wh, b)
+        self.grads = zeros_like_all(Wx, Wh, b)
         self.cache: tuple | None = None
 
     def forward(self, x: Array, h_prev: Array, c_prev: Array) -> tuple[Array, Array]:
@@ -146,9 +150,9 @@ class GRU:
     param_names = ("Wx", "Wh", "b")
 
     def __init__(self, Wx: Array, Wh: Array, b: Array) -> None:
-        _check_gate_shapes("GRU", Wx, Wh, b, 3)
+        check_gate_shapes("GRU", Wx, Wh, b, 3)
         self.params = [Wx, Wh, b]
-        self.grads = _zeros_like_all(Wx, Wh, b)
+        self.grads = zeros_like_all(Wx, Wh, b)
         self.cache: tuple | None = None
 
     def forward(self, x: Array, h_prev: Array) -> Array:

@@ -9,7 +9,9 @@ Every layer here takes a mini-batch of N sequences of T steps at once:
 * ``TimeDropout(ratio)``: inverted dropout, switched off with ``train_flg = False``;
 * ``TimeRNN``, ``TimeLSTM``, ``TimeGRU``: a recurrent cell (see :mod:`course.layers.recurrent`)
   run over T steps, with backpropagation through time;
-* ``TimeBiLSTM``: two ``TimeLSTM`` reading the sequence in both directions.
+* ``TimeBiLSTM``: two ``TimeLSTM`` reading the sequence in both directions;
+* ``WithInitialState(layer)``: a recurrent layer with its initial state as an input,
+  so ``course.gradcheck.check_layer`` can check the gradient flowing into it.
 
 The recurrent layers keep the hidden state between calls when ``stateful=True``
 (truncated BPTT: the state flows forward, the gradient stops at the block
@@ -52,12 +54,12 @@ def _check_ids(name: str, ids: Array, size: int, allow: int | None = None) -> No
         )
 
 
-def _time_major(x: Array) -> Array:
+def time_major(x: Array) -> Array:
     """(N, T, K) -> a contiguous (T, N, K) copy."""
     return backend.array_module(x).ascontiguousarray(x.transpose(1, 0, 2))
 
 
-def _batch_major(x: Array) -> Array:
+def batch_major(x: Array) -> Array:
     """(T, N, K) -> a contiguous (N, T, K) copy."""
     return backend.array_module(x).ascontiguousarray(x.transpose(1, 0, 2))
 
@@ -244,12 +246,17 @@ class TimeDropout:
         return dout if self.mask is None else dout * self.mask
 
 
-class _TimeRecurrent:
+class TimeRecurrent:
     """State handling shared by TimeRNN, TimeLSTM and TimeGRU.
 
     ``self.h`` (and ``self.c``) is the state the next forward starts from:
     None means zeros. A stateful layer keeps its last state there after
     forward; a stateless one starts from zeros unless ``set_state`` was called.
+
+    Helpers for a subclass's forward: ``_inputs(xs (N, T, D))`` -> (X (T*N, D)
+    time-major, N, T); ``_initial(self.h, N, like, "hidden")`` -> the start
+    state (N, H), zeros when None; ``_keep_state(h_T[, c_T])`` stores the
+    last state when stateful.
     """
 
     param_names = ("Wx", "Wh", "b")
@@ -286,6 +293,7 @@ class _TimeRecurrent:
             raise TypeError(f"{type(self).__name__} has no cell state; call set_state(h).")
 
     def _initial(self, state: Array | None, N: int, like: Array, what: str) -> Array:
+        """The state (N, H) to start from: ``state``, or zeros (dtype of ``like``) when None."""
         H = self.params[1].shape[0]
         xp = backend.array_module(like)
         if state is None:
@@ -299,16 +307,18 @@ class _TimeRecurrent:
         return state
 
     def _inputs(self, xs: Array) -> tuple[Array, int, int]:
+        """Checked inputs xs (N, T, D) as one time-major matrix (T*N, D), with N and T."""
         Wx = self.params[0]
         if xs.ndim != 3 or xs.shape[2] != Wx.shape[0]:
             raise ValueError(
                 f"{type(self).__name__}: inputs must be (N, T, D) with D = {Wx.shape[0]}, got {xs.shape}."
             )
         N, T, D = xs.shape
-        X = _time_major(xs).reshape(T * N, D)
+        X = time_major(xs).reshape(T * N, D)
         return X, N, T
 
     def _keep_state(self, h: Array, c: Array | None = None) -> None:
+        """After forward: keep the last state (N, H) when stateful, forget it otherwise."""
         if self.stateful:
             self.h = h.copy()
             self.c = None if c is None else c.copy()
@@ -316,7 +326,7 @@ class _TimeRecurrent:
             self.h, self.c = None, None
 
 
-class TimeRNN(_TimeRecurrent):
+class TimeRNN(TimeRecurrent):
     """The simple RNN cell over T steps: h_t = tanh(x_t Wx + h_{t-1} Wh + b).
 
     Wx: (D, H), Wh: (H, H), b: (H,).
@@ -340,14 +350,14 @@ class TimeRNN(_TimeRecurrent):
             xp.tanh(a, out=hs[t + 1])
         self.cache = (X, hs)
         self._keep_state(hs[T])
-        return _batch_major(hs[1:])
+        return batch_major(hs[1:])
 
     def backward(self, dhs: Array) -> Array:
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
         X, hs = self.cache
         T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        dH = _time_major(dhs)
+        dH = time_major(dhs)
         local = 1.0 - hs[1:] * hs[1:]  # tanh' for all steps at once
         dA = xp.empty_like(local)
         dh = xp.zeros((N, H), dtype=dA.dtype)
@@ -360,7 +370,7 @@ class TimeRNN(_TimeRecurrent):
         xp.matmul(hs[:-1].reshape(T * N, H).T, dA2, out=self.grads[1])
         xp.sum(dA2, axis=0, out=self.grads[2])
         self.dh = dh
-        return _batch_major((dA2 @ Wx.T).reshape(T, N, -1))
+        return batch_major((dA2 @ Wx.T).reshape(T, N, -1))
 
 
 def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> tuple[Array, Array]:
@@ -377,7 +387,7 @@ def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> tuple[Array, Array]:
     return scale, shift
 
 
-class TimeLSTM(_TimeRecurrent):
+class TimeLSTM(TimeRecurrent):
     """The LSTM cell over T steps (gate blocks ``[i, f, g, o]``, see ``course.layers.recurrent.LSTM``).
 
     Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
@@ -417,14 +427,14 @@ class TimeLSTM(_TimeRecurrent):
             xp.multiply(o, tanh_c[t], out=hs[t + 1])
         self.cache = (X, A, hs, cs, tanh_c)
         self._keep_state(hs[T], cs[T])
-        return _batch_major(hs[1:])
+        return batch_major(hs[1:])
 
     def backward(self, dhs: Array) -> Array:
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
         X, A, hs, cs, tanh_c = self.cache
         T, N, H = tanh_c.shape
-        dH = _time_major(dhs)
+        dH = time_major(dhs)
         i, f, g, o = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
         # Local derivatives of every step, computed for all steps at once:
         # d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
@@ -450,10 +460,10 @@ class TimeLSTM(_TimeRecurrent):
         xp.matmul(hs[:-1].reshape(T * N, H).T, dA2, out=self.grads[1])
         xp.sum(dA2, axis=0, out=self.grads[2])
         self.dh, self.dc = dh, dc
-        return _batch_major((dA2 @ Wx.T).reshape(T, N, -1))
+        return batch_major((dA2 @ Wx.T).reshape(T, N, -1))
 
 
-class TimeGRU(_TimeRecurrent):
+class TimeGRU(TimeRecurrent):
     """The GRU cell over T steps (blocks ``[z, r, h~]``, see ``course.layers.recurrent.GRU``).
 
     Wx: (D, 3H), Wh: (H, 3H), b: (3H,).
@@ -490,14 +500,14 @@ class TimeGRU(_TimeRecurrent):
             hs[t + 1] += hs[t]
         self.cache = (X, A, hs, rh)
         self._keep_state(hs[T])
-        return _batch_major(hs[1:])
+        return batch_major(hs[1:])
 
     def backward(self, dhs: Array) -> Array:
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
         X, A, hs, rh = self.cache
         T, N, H = rh.shape
-        dH = _time_major(dhs)
+        dH = time_major(dhs)
         z, r, h_hat = A[..., :H], A[..., H : 2 * H], A[..., 2 * H :]
         h_prev = hs[:-1]
         # Local derivatives for all steps at once.
@@ -523,7 +533,7 @@ class TimeGRU(_TimeRecurrent):
         self.grads[1][:, 2 * H :] = rh.reshape(T * N, H).T @ dA2[:, 2 * H :]
         xp.sum(dA2, axis=0, out=self.grads[2])
         self.dh = dh
-        return _batch_major((dA2 @ Wx.T).reshape(T, N, -1))
+        return batch_major((dA2 @ Wx.T).reshape(T, N, -1))
 
 
 class TimeBiLSTM:

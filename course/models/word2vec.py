@@ -30,8 +30,13 @@ from course.layers.negative_sampling import NegativeSamplingLoss
 Array = Any
 
 
-def _as_one_hot(x: Array, vocab_size: int, dtype: Any, id_ndim: int, what: str) -> Array:
-    """Float one-hot rows from ids (id_ndim axes) or one-hot rows (one more axis of length V)."""
+def as_one_hot(x: Array, vocab_size: int, dtype: Any, id_ndim: int, what: str) -> Array:
+    """Float one-hot rows of ``dtype`` from word ids or from one-hot rows.
+
+    x: ids with ``id_ndim`` axes, e.g. (N,) or (N, C), giving (N, V) or (N, C, V);
+    one-hot rows (one more axis, of length V = vocab_size) are only cast.
+    ``what`` names the argument in the error message.
+    """
     xp = backend.array_module(x)
     if x.ndim == id_ndim + 1 and x.shape[-1] == vocab_size:
         return x.astype(dtype, copy=False)
@@ -45,7 +50,8 @@ def _as_one_hot(x: Array, vocab_size: int, dtype: Any, id_ndim: int, what: str) 
     return out
 
 
-def _check_batch(contexts: Array, target: Array, n_context: int, model: str) -> None:
+def check_batch(contexts: Array, target: Array, n_context: int, model: str) -> None:
+    """A ValueError that says how to build the batch if contexts/target have the wrong shapes."""
     if contexts.ndim < 2 or contexts.shape[1] != n_context or contexts.shape[0] != target.shape[0]:
         raise ValueError(
             f"{model}.forward expects contexts with {n_context} context words per example "
@@ -85,8 +91,8 @@ class SimpleCBOW:
         return self.params[0]
 
     def forward(self, contexts: Array, target: Array) -> Array:
-        _check_batch(contexts, target, len(self.in_layers), type(self).__name__)
-        x = _as_one_hot(contexts, self.vocab_size, self.params[0].dtype, 2, "contexts")
+        check_batch(contexts, target, len(self.in_layers), type(self).__name__)
+        x = as_one_hot(contexts, self.vocab_size, self.params[0].dtype, 2, "contexts")
         h = sum(layer.forward(x[:, i]) for i, layer in enumerate(self.in_layers)) / len(self.in_layers)
         return self.loss_layer.forward(self.out_layer.forward(h), target)
 
@@ -128,8 +134,8 @@ class SimpleSkipGram:
         return self.params[0]
 
     def forward(self, contexts: Array, target: Array) -> Array:
-        _check_batch(contexts, target, len(self.loss_layers), type(self).__name__)
-        x = _as_one_hot(target, self.vocab_size, self.params[0].dtype, 1, "target")
+        check_batch(contexts, target, len(self.loss_layers), type(self).__name__)
+        x = as_one_hot(target, self.vocab_size, self.params[0].dtype, 1, "target")
         score = self.out_layer.forward(self.in_layer.forward(x))
         return sum(layer.forward(score, contexts[:, i]) for i, layer in enumerate(self.loss_layers))
 
@@ -185,7 +191,7 @@ class CBOW:
         return [self.in_layer.grad_rows[0], self.ns_loss.grad_rows[0]]
 
     def forward(self, contexts: Array, target: Array) -> Array:
-        _check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
+        check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
         self._n_context = contexts.shape[1]
         h = self.in_layer.forward(contexts).mean(axis=1)
         return self.ns_loss.forward(h, target)
@@ -241,7 +247,7 @@ class SkipGram:
         return [self.in_layer.grad_rows[0], self.ns_loss.grad_rows[0]]
 
     def forward(self, contexts: Array, target: Array) -> Array:
-        _check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
+        check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
         xp = backend.array_module(self.params[0])
         C = contexts.shape[1]
         self._n_context = C
