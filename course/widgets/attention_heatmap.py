@@ -139,7 +139,7 @@ class AttentionHeatmap(FigureWidget):
             right = "".join(self.id_to_char[int(c)] for c in self.t[i, 1:]).rstrip(" ")
             self.correct = self.answer == right
             text += " ✓" if self.correct else f" ✗ (right answer: {right})"
-        self.message.value = text
+        self.note = text
 
     def summary(self) -> str:
         return f"attention of example {self.index.value}: {self.question} -> {self.answer}"
@@ -150,6 +150,10 @@ class AttentionHeatmap(FigureWidget):
         fig = self.figure
         fig.clear()
         ax = fig.subplots()
+        if self.weights.size == 0:
+            ax.set_axis_off()
+            ax.set_title(f"example {self.index.value}: the answer is empty (the model ended it at once)")
+            return
         image = ax.imshow(self.weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(self.input_chars)), [_visible(c) for c in self.input_chars])
         ax.set_yticks(range(len(self.output_chars)), [_visible(c) for c in self.output_chars])

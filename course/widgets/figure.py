@@ -11,21 +11,26 @@ Where widgets cannot render, the widget degrades honestly:
 * its display carries a static PNG of the current figure beside the widget
   view, so a notebook exported to HTML or shown on a site without a kernel
   still shows the figure (frontends that render widgets pick the widget);
-* ``show_static()`` draws the current state as an ordinary figure (shown in
-  IPython, saved with ``path=``, and returned as a ``Figure``) in a script,
-  a terminal or a notebook whose widget front-end is missing.
+* ``show_static()`` shows the current state as a picture (displayed under
+  IPython, saved with ``path=``) in a script, a terminal or a notebook whose
+  widget front-end is missing; ``static_figure()`` returns it as a
+  matplotlib ``Figure``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import ipywidgets as widgets
+from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -53,12 +58,51 @@ def _show_in_ipython(obj: Any) -> bool:
     return True
 
 
+def log_y(ax: Any) -> None:
+    """Log scale on y with plain tick labels (0.01, 0.2, 5, 1e+06).
+
+    Matplotlib's default log labels are typeset with mathtext, which makes a
+    redraw several times slower.
+    """
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=8))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_locator(NullLocator())  # every tick costs a redraw: majors at 1, 2, 5 are enough
+
+
+@functools.cache
+def _characters_of(font_path: str) -> frozenset[int]:
+    try:
+        return frozenset(FT2Font(font_path).get_charmap())
+    except (OSError, RuntimeError):  # a font file matplotlib lists but cannot open
+        return frozenset()
+
+
+def font_for(texts: Iterable[str]) -> font_manager.FontProperties | None:
+    """A font that draws every character of ``texts``, or None when no installed font does.
+
+    matplotlib's default font when it can; otherwise the first installed font
+    that can (e.g. a CJK font for Chinese labels). With None, draw something
+    else: the default font would show boxes and warn once per missing glyph.
+    """
+    needed = {ord(c) for text in texts for c in text if not c.isspace()}
+    default = font_manager.FontProperties()
+    if needed <= _characters_of(font_manager.findfont(default)):
+        return default
+    for entry in font_manager.fontManager.ttflist:
+        # LastResort "has" every character, as a placeholder box: not a real fallback.
+        if "LastResort" not in entry.fname and needed <= _characters_of(entry.fname):
+            return font_manager.FontProperties(fname=entry.fname)
+    return None
+
+
 class FigureWidget:
     """Base class: controls, a figure rendered to PNG, and a message line.
 
     Subclasses build ``self.controls`` (a list of ipywidgets), then call
     ``_build()``; they implement ``compute()`` (update the data from the
-    controls) and ``draw()`` (draw that data on ``self.figure``).
+    controls, and ``self.note``, the line shown under the figure) and
+    ``draw()`` (draw that data on ``self.figure``). ``refresh()`` does both.
     """
 
     figsize: tuple[float, float] = (8.0, 3.4)
@@ -67,8 +111,11 @@ class FigureWidget:
 
     def __init__(self) -> None:
         self.figure = Figure(figsize=self.figsize, dpi=self.dpi, layout=self.layout)
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # Shown at its own pixel size: a PNG stretched to the output's width looks blurred.
+        width = f"{int(self.figsize[0] * self.dpi)}px"
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width=width, max_width="100%"))
         self.message = widgets.HTML()
+        self.note = ""  # set by compute(); shown below the figure once the figure is drawn
         self.controls: list[Any] = []
         self.widget: widgets.Box | None = None
         self.draw_count = 0
@@ -114,29 +161,46 @@ class FigureWidget:
         self.redraw()
 
     def redraw(self) -> None:
-        """Draw the current data and put the PNG into the image widget."""
+        """Draw the current data, put the PNG into the image widget, then show the note."""
         self.draw()
         self.image.value = self.png()
+        self.message.value = self.note  # after the image: the text never describes a figure not yet shown
         self.draw_count += 1
 
     def png(self) -> bytes:
         """The figure as PNG bytes (as it is now)."""
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=self.dpi)
+        # Light compression: a slightly larger PNG, encoded several times faster.
+        self.figure.savefig(buffer, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})
         return buffer.getvalue()
 
-    def show_static(self, path: str | None = None) -> Figure:
-        """Draw the current state as a plain figure: shown in IPython, saved to ``path``, returned."""
+    def static_figure(self) -> Figure:
+        """The current state drawn on a plain matplotlib Figure (to save, embed or inspect)."""
+        self.draw()
+        return self.figure
+
+    def show_static(self, path: str | None = None) -> None:
+        """Show the current state as a picture where widgets cannot run.
+
+        Under IPython (a terminal, or a notebook whose widget front-end is
+        missing) the PNG is displayed; with ``path`` it is also saved there.
+        Elsewhere, without ``path``, a line says how to get the figure.
+        """
         self.draw()
         if path is not None:
             self.figure.savefig(path, dpi=self.dpi)
-        png = self.png()
+        shown = False
         try:
-            from IPython.display import Image  # noqa: PLC0415
+            from IPython.display import Image  # noqa: PLC0415 - IPython is optional outside notebooks
         except ImportError:
-            return self.figure
-        _show_in_ipython(Image(data=png))
-        return self.figure
+            pass
+        else:
+            shown = _show_in_ipython(Image(data=self.png()))
+        if not shown and path is None:
+            print(
+                f"{type(self).__name__}: no notebook here to show the figure in; "
+                "show_static(path='figure.png') saves it, static_figure() returns it."
+            )
 
     # -------------------------------------------------------------- display
 
@@ -151,7 +215,7 @@ class FigureWidget:
 
     def summary(self) -> str:
         """One line saying what the figure shows (the plain-text view)."""
-        return self.message.value or "figure"
+        return type(self).__name__
 
     def display(self) -> None:
         """Show the widget in a notebook; elsewhere show the static figure."""

@@ -24,7 +24,7 @@ gradient, and a vanished one stays vanished.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
@@ -32,7 +32,7 @@ import ipywidgets as widgets
 from course import backend
 from course.layers.recurrent import LSTM, RNN
 from course.optim import clip_rate
-from course.widgets.figure import FigureWidget
+from course.widgets.figure import FigureWidget, log_y
 
 Array = Any
 ACTIVATIONS = ("tanh", "relu", "none")
@@ -81,6 +81,8 @@ class GradientFlow:
     time) of the mean loss over the N sequences.
     rate: the clipping factor (1.0 when clipping is off or not needed);
     norms_clipped = rate * norms and grad_norm_clipped = rate * grad_norm.
+    inputs: what the pass ran on, for checking it: "Wx", "Wh", "b", "xs"
+    (T, N, D) and "dh" (N, H), the gradient the loss sends to h_T.
     """
 
     norms: Array
@@ -88,6 +90,7 @@ class GradientFlow:
     grad_norm: float
     rate: float
     max_grad: float | None
+    inputs: dict[str, Array] = field(default_factory=dict)
 
     @property
     def norms_clipped(self) -> Array:
@@ -153,12 +156,16 @@ def gradient_flow(
     dh = gen.standard_normal((N, H))
     dh /= np.linalg.norm(dh, axis=1, keepdims=True)
     xs = gen.standard_normal((T, N, D)) * input_scale  # drawn last: a longer T extends the same inputs
+    inputs = {"Wx": Wx, "Wh": Wh, "b": b, "xs": xs, "dh": dh.copy()}
     # One cell per step, all sharing Wx, Wh, b (each keeps its own cache and grads), as TimeRNN does.
     if cell == "LSTM":
-        return _lstm_flow([LSTM(Wx, Wh, b) for _ in range(T)], xs, dh, max_grad)
-    if activation == "tanh":
-        return _rnn_flow([RNN(Wx, Wh, b) for _ in range(T)], xs, dh, max_grad)
-    return _rnn_flow([ActivationRNN(Wx, Wh, b, activation) for _ in range(T)], xs, dh, max_grad)
+        flow = _lstm_flow([LSTM(Wx, Wh, b) for _ in range(T)], xs, dh, max_grad)
+    elif activation == "tanh":
+        flow = _rnn_flow([RNN(Wx, Wh, b) for _ in range(T)], xs, dh, max_grad)
+    else:
+        flow = _rnn_flow([ActivationRNN(Wx, Wh, b, activation) for _ in range(T)], xs, dh, max_grad)
+    flow.inputs = inputs
+    return flow
 
 
 def _clip(grad_sums: list[Array], batch_size: int, max_grad: float | None) -> tuple[float, float]:
@@ -244,7 +251,9 @@ class GradientFlowExplorer(FigureWidget):
         super().__init__()
         self.seed, self.sizes = seed, sizes
         self.cell = widgets.ToggleButtons(options=list(CELLS), value=cell.upper(), description="cell")
-        self.activation = widgets.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation")
+        self.activation = widgets.Dropdown(
+            options=list(ACTIVATIONS), value=activation, description="activation"
+        )
         self.scale = widgets.FloatSlider(
             value=scale, min=0.5, max=2.5, step=0.05, description="scale of Wh", continuous_update=False
         )
@@ -256,7 +265,15 @@ class GradientFlowExplorer(FigureWidget):
         self.max_grad = widgets.FloatLogSlider(
             value=max_grad, base=10, min=-2, max=3, step=0.25, description="max_grad", continuous_update=False
         )
-        self.controls = [self.cell, self.activation, self.forget_bias, self.scale, self.T, self.clip, self.max_grad]
+        self.controls = [
+            self.cell,
+            self.activation,
+            self.forget_bias,
+            self.scale,
+            self.T,
+            self.clip,
+            self.max_grad,
+        ]
         self.flow: GradientFlow | None = None
         self.rnn_norms: Array | None = None
         self._build()
@@ -296,13 +313,15 @@ class GradientFlowExplorer(FigureWidget):
             **common,
         )
         self.rnn_norms = gradient_flow("RNN", activation="tanh", **common).norms if lstm else None
-        self.message.value = self._explain()
+        self.note = self._explain()
 
     def _explain(self) -> str:
         flow = self.flow
         what = _verdict(flow.growth)
+        cell = "LSTM" if self.cell.value == "LSTM" else f"RNN ({self.activation.value})"
         text = (
-            f"The gradient reaching t = 1 is {flow.growth:.2g} times the one at t = T: <b>{what}</b>. "
+            f"{cell}, scale of Wh {self.scale.value:g}, T = {self.T.value}: "
+            f"the gradient reaching t = 1 is {flow.growth:.2g} times the one at t = T: <b>{what}</b>. "
             f"Parameter gradient norm {flow.grad_norm:.3g}."
         )
         if self.clip.value:
@@ -337,7 +356,7 @@ class GradientFlowExplorer(FigureWidget):
             ax.plot(t, self.rnn_norms, color="0.6", lw=1.2, ls="--", label="plain RNN (tanh), same scale")
         if self.clip.value:
             ax.plot(t, flow.norms_clipped, color="C0", lw=1.4, ls=":", label="||dh_t|| after clipping")
-        ax.set_yscale("log")
+        log_y(ax)
         ax.set_xlabel("time step t (the loss is at t = T)")
         ax.set_ylabel("gradient norm")
         label = "LSTM" if self.cell.value == "LSTM" else f"RNN, {self.activation.value}"
@@ -349,5 +368,7 @@ class GradientFlowExplorer(FigureWidget):
             bars.legend(fontsize=8)
         else:
             bars.bar(["no clipping"], [flow.grad_norm], color="C3")
-        bars.set_yscale("log")
+        log_y(bars)
+        values = [flow.grad_norm, flow.grad_norm_clipped] + ([flow.max_grad] if self.clip.value else [])
+        bars.set_ylim(min(values) / 10, max(values) * 3)  # log bars need a floor below every bar
         bars.set_title("parameter gradient norm", fontsize=10)

@@ -9,9 +9,10 @@ or perplexity.
 
 Drawing a figure costs far more than a training step of a small model, so
 the monitor rations it: it redraws at most every ``every`` iterations, and
-only while the time spent drawing stays under ``max_share`` of the time the
-run has taken (5% by default). The last state is always drawn when training
-ends.
+only while the time spent drawing, counting the final draw still to come,
+stays under ``max_share`` of the time the run has taken (5% by default).
+The last state is always drawn when training ends, so a run shorter than
+about 20 draws' time (a few seconds) pays for that one draw alone.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from course import backend
-from course.widgets.figure import FigureWidget, in_kernel
+from course.widgets.figure import FigureWidget, in_kernel, log_y
 
 Array = Any
 NO_PARAM = "(none)"
@@ -53,7 +54,8 @@ class GradientNormMonitor(FigureWidget):
             dropdown changes it; ``None`` shows only the global norm).
         log: log scale for the gradient norms (the ``log`` checkbox).
         perplexity: show exp(loss) instead of the loss (the ``metric`` toggle).
-        max_share: most of the run's time that drawing may take.
+        max_share: most of the run's time that drawing may take (None: no
+            limit, draw every ``every`` iterations however long it takes).
         max_points: longer runs are drawn in bins (the max norm and the mean
             loss of each bin), so a spike is never hidden.
 
@@ -65,8 +67,9 @@ class GradientNormMonitor(FigureWidget):
     notebook, ``show_static()`` draws the same figure.
     """
 
-    figsize = (9.0, 3.3)
-    dpi = 72
+    _last_cost = 0.15  # seconds of the last draw of any monitor: a new monitor's first guess
+    figsize = (9.5, 3.4)
+    dpi = 80
     layout = None  # a fixed layout: much cheaper to redraw than "constrained"
 
     def __init__(
@@ -75,15 +78,17 @@ class GradientNormMonitor(FigureWidget):
         param: str | None = None,
         log: bool = True,
         perplexity: bool = False,
-        max_share: float = 0.05,
-        max_points: int = 4000,
+        max_share: float | None = 0.05,
+        max_points: int = 1000,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be at least 1 iteration, got {every}.")
-        if not 0 < max_share < 1:
-            raise ValueError(f"max_share must be between 0 and 1 (a share of the run's time), got {max_share}.")
+        if max_share is not None and not 0 < max_share < 1:
+            raise ValueError(
+                f"max_share must be between 0 and 1 (a share of the run's time), got {max_share}."
+            )
         super().__init__()
-        self.every, self.max_share, self.max_points = int(every), float(max_share), int(max_points)
+        self.every, self.max_share, self.max_points = int(every), max_share, int(max_points)
         self.param = widgets.Dropdown(options=[NO_PARAM], value=NO_PARAM, description="parameter")
         self._wanted_param = param
         self.log = widgets.Checkbox(value=log, description="log scale")
@@ -99,9 +104,10 @@ class GradientNormMonitor(FigureWidget):
         self._shown = False
         self._handle: Any = None
         self._drawn_at = 0  # iterations in the history at the last draw
+        self.drawn_at: list[int] = []  # the same, for every draw so far
         self._start = time.perf_counter()
         self._draw_seconds = 0.0
-        self._cost = 0.1  # expected seconds per draw, refined by every draw
+        self._cost = GradientNormMonitor._last_cost  # expected seconds per draw, refined by every draw
 
     @classmethod
     def from_history(cls, history: Any, **options: Any) -> GradientNormMonitor:
@@ -124,15 +130,21 @@ class GradientNormMonitor(FigureWidget):
             self._handle = display(self, display_id=True)
             self._shown = True
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        self._shown = True  # shown by hand before training: start() does not show it again
+        return super()._repr_mimebundle_(include, exclude)
+
     def update(self, history: Any = None) -> None:
         """Called by the trainer every eval_interval iterations: redraw when it is time."""
         if history is not None and history is not self.history:
             self._attach(history)
         if self.history is None or len(self.history) - self._drawn_at < self.every:
             return
-        elapsed = time.perf_counter() - self._start
-        if self._draw_seconds + self._cost > self.max_share * elapsed:
-            return
+        if self.max_share is not None:
+            # Room for this draw and for the final one that finish() always makes.
+            elapsed = time.perf_counter() - self._start
+            if self._draw_seconds + 2 * self._cost > self.max_share * elapsed:
+                return
         self.update_figure()
 
     def finish(self, history: Any) -> None:
@@ -149,6 +161,11 @@ class GradientNormMonitor(FigureWidget):
     def _attach(self, history: Any) -> None:
         self.history = history
         names = [NO_PARAM, *history.param_names]
+        if self._wanted_param is not None and self._wanted_param not in names:
+            raise ValueError(
+                f"GradientNormMonitor(param={self._wanted_param!r}): the model has no parameter of that "
+                f"name; choose one of {history.param_names} (or None)."
+            )
         if list(self.param.options) != names:
             wanted = self._wanted_param if self._wanted_param in names else self.param.value
             with self.hold_refresh():
@@ -189,7 +206,7 @@ class GradientNormMonitor(FigureWidget):
         lines["eval_iteration"] = np.asarray(h.eval_iterations, dtype=int)
         lines["eval_loss"] = eval_loss
         self.lines = lines
-        self.message.value = self._status(h, n)
+        self.note = self._status(h, n)
 
     def _status(self, h: Any, n: int) -> str:
         text = f"iteration {n:,} · loss {h.loss[-1]:.4g} · gradient norm {self.lines['grad_norm'][-1]:.3g}"
@@ -211,13 +228,14 @@ class GradientNormMonitor(FigureWidget):
         """Recompute the lines from the History and redraw now (no rationing)."""
         began = time.perf_counter()
         self.refresh()
-        self._cost = time.perf_counter() - began
+        self._cost = GradientNormMonitor._last_cost = time.perf_counter() - began
         self._draw_seconds += self._cost
         self._drawn_at = len(self.history) if self.history is not None else 0
+        self.drawn_at.append(self._drawn_at)
 
     def _make_axes(self) -> None:
         fig = self.figure
-        fig.subplots_adjust(left=0.07, right=0.99, bottom=0.15, top=0.9, wspace=0.22)
+        fig.subplots_adjust(left=0.07, right=0.99, bottom=0.15, top=0.8, wspace=0.22)
         self.ax_norm, self.ax_loss = fig.subplots(1, 2, width_ratios=[3, 2])
         ax = self.ax_norm
         (self._before,) = ax.plot([], [], color="C3", lw=0.9, label="global, before clipping")
@@ -226,7 +244,7 @@ class GradientNormMonitor(FigureWidget):
         (self._p_after,) = ax.plot([], [], color="C2", lw=0.9, ls="--", label="parameter, after")
         self._threshold = ax.axhline(1.0, color="k", ls="--", lw=0.8, label="max_grad")
         ax.set_xlabel("iteration")
-        ax.set_title("gradient norm", fontsize=10)
+        ax.set_ylabel("gradient norm")
         (self._loss,) = self.ax_loss.plot([], [], color="0.7", lw=0.7, label="per iteration")
         (self._eval,) = self.ax_loss.plot([], [], color="C0", lw=1.6, label="average")
         self.ax_loss.set_xlabel("iteration")
@@ -238,7 +256,10 @@ class GradientNormMonitor(FigureWidget):
         self._after.set_data(it, lines.get("grad_norm_clipped", []))
         shown = [self._before, self._after]
         name = lines.get("param")
-        for line, key, suffix in ((self._p_before, "param_norm", ""), (self._p_after, "param_norm_clipped", ", after")):
+        for line, key, suffix in (
+            (self._p_before, "param_norm", ""),
+            (self._p_after, "param_norm_clipped", ", after"),
+        ):
             visible = name is not None and lines.get(key) is not None
             line.set_visible(visible)
             if visible:
@@ -251,14 +272,21 @@ class GradientNormMonitor(FigureWidget):
             self._threshold.set_ydata([max_grad, max_grad])
             self._threshold.set_label(f"max_grad = {max_grad:g}")
             shown.append(self._threshold)
-        ax.set_yscale("log" if self.log.value else "linear")
+        if self.log.value != (ax.get_yscale() == "log"):
+            if self.log.value:
+                log_y(ax)
+            else:
+                ax.set_yscale("linear")
         ax.relim(visible_only=True)
         ax.autoscale_view()
-        ax.legend(handles=shown, fontsize=7, loc="upper right")
+        # Above the axes, so it never hides a spike.
+        ax.legend(
+            handles=shown, fontsize=8, ncols=3, loc="lower left", bbox_to_anchor=(0, 1.01), frameon=False
+        )
         metric = self.metric.value
         self._loss.set_data(it, lines.get("loss", []))
         self._eval.set_data(lines.get("eval_iteration", []), lines.get("eval_loss", []))
         self.ax_loss.relim()
         self.ax_loss.autoscale_view()
         self.ax_loss.set_title(metric, fontsize=10)
-        self.ax_loss.legend(fontsize=7, loc="upper right")
+        self.ax_loss.legend(fontsize=8, loc="upper right")
