@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import math
 import os
 import sys
 import sysconfig
@@ -181,3 +182,45 @@ def assert_same_as_reference(
         _close(f"{label} backward input gradient {i}", a, b, tol)
     for i, (a, b) in enumerate(zip(student.grads, ref.grads, strict=True)):
         _close(f"{label} grads[{i}]", a, b, tol)
+
+
+def recurrent_weights(rng: Any, D: int, H: int, gates: int = 1) -> tuple[Any, Any, Any]:
+    """O(1) weights Wx (D, gates*H), Wh (H, gates*H), b (gates*H,) for a recurrent cell.
+
+    Gradient checks then stay far from the tolerance, and tanh and the gates far from flat.
+    """
+    return (
+        rng.standard_normal((D, gates * H)) / math.sqrt(D),
+        rng.standard_normal((H, gates * H)) / math.sqrt(H),
+        rng.standard_normal(gates * H) * 0.5,
+    )
+
+
+def copies(*arrays: Any) -> list[Any]:
+    """Fresh copies, so the answer and the reference never share (and update) one array."""
+    return [a.copy() for a in arrays]
+
+
+def assert_grads_written_in_place(layer: Any, name: str, inputs: tuple, douts: tuple) -> None:
+    """backward writes (=) into the arrays of ``grads``.
+
+    The optimizer holds those arrays, and a tied matrix's second use adds to them.
+    """
+    held = list(layer.grads)
+    layer.forward(*inputs)
+    layer.backward(*douts)
+    first = [backend.host().array(g, copy=True) for g in layer.grads]
+    layer.forward(*inputs)
+    layer.backward(*douts)
+    if any(a is not b for a, b in zip(held, layer.grads, strict=True)):
+        raise AssertionError(
+            f"{name}.backward replaced the arrays in self.grads; write into them instead "
+            "(self.grads[0][...] = dW): the optimizer keeps the original arrays."
+        )
+    if all(float(abs(g).sum()) == 0 for g in held):
+        raise AssertionError(f"{name}.backward left every parameter gradient at zero.")
+    if any(not backend.host().allclose(g, f) for g, f in zip(layer.grads, first, strict=True)):
+        raise AssertionError(
+            f"{name}.backward adds to self.grads (+=) instead of overwriting them (=): a second "
+            "backward on the same batch must give the same gradients."
+        )

@@ -31,6 +31,14 @@ WRONG_ANSWERS = {
         "Cf.sum(axis=1, keepdims=True) * Cf.sum(axis=0, keepdims=True)",
         "Cf.sum(axis=0, keepdims=True).T * Cf.sum(axis=0, keepdims=True)",
     ),
+    "ch03": (
+        "simple_cbow_tests",
+        "dh = self.out_layer.backward(self.loss_layer.backward(dout)) / len(self.in_layers)",
+        "dh = self.out_layer.backward(self.loss_layer.backward(dout))",
+    ),
+    "ch04": ("negative_sampling_loss_tests", "dscore *= dout / n", "dscore *= dout"),
+    "ch05": ("time_rnn_tests", "dh = dH[t] + dh", "dh = dH[t]"),
+    "ch06": ("lstm_tests", "return da @ Wx.T, da @ Wh.T, dc * f", "return da @ Wx.T, da @ Wh.T, dc"),
     "ch07": ("decoder_tests", "return self.lstm.dh", "return 0.5 * self.lstm.dh"),
     "ch08": (
         "weight_sum_tests",

@@ -1,0 +1,207 @@
+"""Chapter 4 (faster word2vec): Embedding, EmbeddingDot, UnigramSampler, NegativeSamplingLoss, CBOW.
+
+Each check takes the student's class, runs it on random shapes against
+numerical gradients and the course's reference, and raises AssertionError
+with a message a student can act on. A class that uses another exercise's
+class is run with the reference in its place, so one bug costs one exercise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import course
+from autograder.checks import assert_gradients_ok, assert_own_code, assert_same_as_reference, forbid_reference
+from autograder.exercises.ch03 import reference_parts, same_model, twins
+from course import backend
+from course.gradcheck import rel_error
+from course.layers import embedding as ref_embedding
+from course.layers import negative_sampling as ref_ns
+from course.models import word2vec as ref_models
+
+
+def _rng(seed: int) -> Any:
+    return backend.host().random.default_rng(seed)
+
+
+def _ids(rng: Any, V: int, shape: tuple) -> Any:
+    """Random ids that repeat (a word used twice must get both gradients)."""
+    return rng.integers(0, V, shape) if V > 1 else backend.host().zeros(shape, dtype=int)
+
+
+def _same_lookup(student: Any, reference: Any, inputs: tuple, dout: Any, what: str) -> None:
+    """Same output, input gradient (when there is one) and weight gradient as the reference."""
+    out, want = student.forward(*inputs), reference.forward(*inputs)
+    if getattr(out, "shape", None) != want.shape or rel_error(out, want) > 1e-9:
+        raise AssertionError(f"{what}: forward should give {want.shape} values equal to the reference's.")
+    back, want_back = student.backward(dout), reference.backward(dout)
+    if want_back is not None and (
+        getattr(back, "shape", None) != want_back.shape or rel_error(back, want_back) > 1e-9
+    ):
+        raise AssertionError(f"{what}: backward should return the gradient of h, of shape {want_back.shape}.")
+    if rel_error(student.grads[0], reference.grads[0]) > 1e-9:
+        raise AssertionError(
+            f"{what}: the gradient of W differs from the reference. Rows used twice must add up "
+            "(np.add.at or scatter_rows, not dW[idx] = ...)."
+        )
+
+
+def embedding(Embedding: type, seed: int = 41) -> None:
+    """Embedding: lookup, accumulated gradient of repeated ids, cleared rows, grad_rows."""
+    assert_own_code(Embedding, ref_embedding.Embedding, ("forward", "backward"))
+    rng = _rng(seed)
+    np = backend.host()
+    with forbid_reference(ref_embedding.Embedding):
+        for V, D, shape in ((1, 2, (3,)), (4, 3, (6,)), (6, 2, (3, 4)), (9, 5, (2, 3))):
+            W, idx = rng.standard_normal((V, D)), _ids(rng, V, shape)
+            what = f"Embedding with W {W.shape} and ids of shape {shape}"
+            assert_gradients_ok(Embedding(W.copy()), idx, what=what)
+            dout = rng.standard_normal((*shape, D))
+            _same_lookup(Embedding(W.copy()), ref_embedding.Embedding(W.copy()), (idx,), dout, what)
+        # Two batches in a row: the second gradient must not keep rows of the first.
+        W = rng.standard_normal((8, 3))
+        layer, reference = Embedding(W.copy()), ref_embedding.Embedding(W.copy())
+        held = layer.grads[0]
+        for idx in (np.array([0, 1, 1, 5]), np.array([2, 7, 2])):
+            dout = rng.standard_normal((len(idx), 3))
+            _same_lookup(layer, reference, (idx,), dout, "Embedding, second batch")
+            rows = getattr(layer, "grad_rows", [None])[0]
+            if rows is None or sorted(set(np.asarray(rows).tolist())) != sorted(set(idx.tolist())):
+                raise AssertionError(
+                    f"After backward on ids {idx.tolist()}, self.grad_rows[0] should hold the distinct ids "
+                    f"{sorted(set(idx.tolist()))}; got {rows}. self._distinct(self.idx) gives them."
+                )
+        if layer.grads[0] is not held:
+            raise AssertionError("Embedding.backward must write into self.grads[0] in place (dW[...] = ...).")
+
+
+def embedding_dot(EmbeddingDot: type, seed: int = 42) -> None:
+    """EmbeddingDot with one id (N,) or K ids (N, K) per row; the reference Embedding inside."""
+    assert_own_code(EmbeddingDot, ref_embedding.EmbeddingDot, ("forward", "backward"))
+    rng = _rng(seed)
+    ref_cls = ref_embedding.EmbeddingDot
+    with forbid_reference(ref_cls), reference_parts(EmbeddingDot, Embedding=ref_embedding.Embedding):
+        for V, H, n, k in ((5, 3, 4, None), (6, 2, 3, 4), (3, 4, 1, 2), (7, 3, 5, None)):
+            shape = (n,) if k is None else (n, k)
+            W, h, idx = rng.standard_normal((V, H)), rng.standard_normal((n, H)), _ids(rng, V, shape)
+            what = f"EmbeddingDot with W {W.shape}, h {h.shape} and ids of shape {shape}"
+            assert_gradients_ok(EmbeddingDot(W.copy()), h, idx, what=what)
+            dout = rng.standard_normal(shape)
+            _same_lookup(EmbeddingDot(W.copy()), ref_cls(W.copy()), (h, idx), dout, what)
+
+
+def _frequencies(draws: Any, V: int) -> Any:
+    np = backend.host()
+    return np.bincount(np.asarray(draws).reshape(-1), minlength=V) / np.asarray(draws).size
+
+
+def unigram_sampler(UnigramSampler: type, seed: int = 43) -> None:
+    """word_p, shapes, never the target, and the distribution of the draws."""
+    assert_own_code(UnigramSampler, ref_ns.UnigramSampler, ("__init__", "get_negative_sample"))
+    rng = _rng(seed)
+    np = backend.host()
+    counts = np.array([40, 1, 9, 0, 20, 5, 3, 2])
+    corpus = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+    V = len(counts)
+    with forbid_reference(ref_ns.UnigramSampler):
+        for power in (0.75, 1.0, 0.5):
+            sampler, want = UnigramSampler(corpus, power, 3), ref_ns.UnigramSampler(corpus, power, 3)
+            word_p = np.asarray(getattr(sampler, "word_p", np.zeros(0)), dtype=float)
+            if word_p.shape != (V,) or np.abs(word_p - want.word_p).max() > 1e-9:
+                raise AssertionError(
+                    f"With power={power}, word_p should be {want.word_p.round(4).tolist()} "
+                    f"(count ** power, divided by its sum); got {word_p.round(4).tolist()}."
+                )
+        sampler = UnigramSampler(corpus, 0.75, 3)
+        target = _ids(rng, V, (50,))
+        negative = np.asarray(sampler.get_negative_sample(target))
+        if negative.shape != (50, 3) or negative.dtype.kind not in "iu":
+            raise AssertionError(
+                f"get_negative_sample(target of shape (50,)) should return integer ids of shape (50, 3); "
+                f"got {negative.dtype} {negative.shape}."
+            )
+        if (negative == target[:, None]).any():
+            raise AssertionError("A negative word must never be the row's own target word: draw it again.")
+        if negative.min() < 0 or negative.max() >= V:
+            raise AssertionError(
+                f"Negative ids must lie in [0, {V}); got {negative.min()}..{negative.max()}."
+            )
+        # One draw per row, target fixed: the draws follow word_p without the target, renormalised.
+        course_seed(seed)
+        n = 40_000
+        for word in (0, 4):
+            sampler = UnigramSampler(corpus, 0.75, 1)
+            draws = sampler.get_negative_sample(np.full(n, word))
+            expected = ref_ns.UnigramSampler(corpus, 0.75, 1).word_p.copy()
+            expected[word] = 0
+            expected /= expected.sum()
+            freq = _frequencies(draws, V)
+            limit = 5 * np.sqrt(expected * (1 - expected) / n) + 1e-3
+            if (np.abs(freq - expected) > limit).any():
+                raise AssertionError(
+                    f"With target {word} everywhere, the draws should have frequencies about "
+                    f"{expected.round(3).tolist()} (word_p without the target, renormalised); got "
+                    f"{freq.round(3).tolist()}."
+                )
+
+
+def course_seed(seed: int) -> None:
+    """Seed every generator a sampler may draw from."""
+    course.seed(seed)
+    backend.host().random.seed(seed)
+
+
+def negative_sampling_loss(NegativeSamplingLoss: type, seed: int = 44) -> None:
+    """Loss value, gradients of h and W, huge scores; the reference sampler and EmbeddingDot inside."""
+    assert_own_code(NegativeSamplingLoss, ref_ns.NegativeSamplingLoss, ("forward", "backward"))
+    rng = _rng(seed)
+    np = backend.host()
+    ref_cls = ref_ns.NegativeSamplingLoss
+    parts = {"UnigramSampler": ref_ns.UnigramSampler, "EmbeddingDot": ref_embedding.EmbeddingDot}
+    with forbid_reference(ref_cls), reference_parts(NegativeSamplingLoss, **parts):
+        for V, H, n, k in ((6, 3, 4, 2), (10, 4, 3, 5), (4, 2, 1, 1)):
+            corpus = _ids(rng, V, (50,))
+            corpus[:V] = np.arange(V)
+            W, h = rng.standard_normal((V, H)), rng.standard_normal((n, H))
+            target = _ids(rng, V, (n,))
+            what = f"NegativeSamplingLoss with W {W.shape}, h {h.shape}, sample_size={k}"
+            course_seed(seed)
+            assert_gradients_ok(NegativeSamplingLoss(W.copy(), corpus, sample_size=k), h, target, what=what)
+            make = lambda W=W, c=corpus, k=k: (  # noqa: E731
+                NegativeSamplingLoss(W.copy(), c, sample_size=k),
+                ref_cls(W.copy(), c, sample_size=k),
+            )
+            assert_same_as_reference(make, (h, target), 1.0, what=what)
+            assert_same_as_reference(make, (h, target), 0.5, what=what + ", dout=0.5")
+        corpus = np.arange(4).repeat(3)
+        loss = float(
+            NegativeSamplingLoss(np.ones((4, 2)) * 30, corpus, sample_size=2).forward(
+                np.ones((2, 2)) * 30, np.array([0, 1])
+            )
+        )
+        if not math.isfinite(loss):
+            raise AssertionError(
+                "The loss is not finite for large scores: -log sigmoid(s) = log(1 + exp(-s)) "
+                "needs care (softplus is given)."
+            )
+
+
+def cbow(CBOW: type, seed: int = 45) -> None:
+    """CBOW with negative sampling: gradients of W_in and W_out, agreement with the reference."""
+    assert_own_code(CBOW, ref_models.CBOW, ("forward", "backward"))
+    rng = _rng(seed)
+    np = backend.host()
+    parts = {"Embedding": ref_embedding.Embedding, "NegativeSamplingLoss": ref_ns.NegativeSamplingLoss}
+    with forbid_reference(ref_models.CBOW), reference_parts(CBOW, **parts):
+        for V, H, window, n in ((6, 3, 1, 4), (9, 2, 2, 3), (5, 4, 1, 1)):
+            corpus = _ids(rng, V, (40,))
+            corpus[:V] = np.arange(V)
+            contexts, target = _ids(rng, V, (n, 2 * window)), _ids(rng, V, (n,))
+            what = f"CBOW(V={V}, H={H}, window_size={window}) on {n} examples"
+            args = (V, H, window, corpus)
+            student, _ = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
+            course_seed(seed)
+            assert_gradients_ok(student, contexts, target, check_inputs=False, dout=1.0, what=what)
+            student, reference = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
+            same_model(student, reference, (contexts, target), what)
