@@ -171,6 +171,68 @@ def test_bilstm_gradcheck_and_directions(xp, rng):
     np.testing.assert_allclose(out, np.concatenate([left, right], axis=2), rtol=1e-12)
 
 
+LENGTHS = [4, 0, 6, 1, 6]  # unsorted, with an empty row and rows running every step
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_lstm_with_lengths_gradcheck_through_all_steps_into_the_initial_state(xp, rng, stateful):
+    N, T, D, H = len(LENGTHS), 6, 3, 2
+    layer = _recurrent(xp, rng, TimeLSTM, 4, D, H, stateful)
+    xs = _arr(xp, rng, N, T, D)
+    lengths = xp.asarray(LENGTHS)
+    report = check_layer(
+        WithInitialState(layer), xs, *_state(xp, rng, TimeLSTM, N, H), forward_kwargs={"lengths": lengths}
+    )
+    report.assert_ok()
+    assert set(report.errors) == {"xs", "h0", "c0", "Wx", "Wh", "b"}
+
+
+def test_lstm_with_lengths_reads_each_row_alone_then_holds_its_state(xp, rng):
+    N, T, D, H = len(LENGTHS), 6, 3, 4
+    layer = _recurrent(xp, rng, TimeLSTM, 4, D, H, stateful=True)
+    xs = _arr(xp, rng, N, T, D)
+    h0, c0 = _state(xp, rng, TimeLSTM, N, H)
+    layer.set_state(h0, c0)
+    hs = _h(layer.forward(xs, lengths=xp.asarray(LENGTHS)))
+    h_end, c_end = _h(layer.h), _h(layer.c)
+    for n, L in enumerate(LENGTHS):
+        alone = _recurrent(xp, rng, TimeLSTM, 4, D, H, stateful=True)
+        alone.params[:] = layer.params
+        alone.set_state(h0[n : n + 1], c0[n : n + 1])
+        if L:
+            run = _h(alone.forward(xs[n : n + 1, :L]))[0]
+            np.testing.assert_allclose(hs[n, :L], run, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(c_end[n], _h(alone.c)[0], rtol=1e-12, atol=1e-12)
+            held = hs[n, L - 1]
+        else:
+            np.testing.assert_array_equal(c_end[n], _h(c0[n]))
+            held = _h(h0[n])
+        np.testing.assert_array_equal(hs[n, L:], np.broadcast_to(held, (T - L, H)))  # exactly held
+        np.testing.assert_array_equal(h_end[n], held)
+
+
+def test_lstm_outputs_survive_the_next_call(xp, rng):
+    """The layer reuses its scratch arrays between calls; what it returns must not be one of them."""
+    layer = _recurrent(xp, rng, TimeLSTM, 4, 3, 2)
+    for N, T in [(1, 1), (1, 4), (3, 4)]:
+        first = layer.forward(_arr(xp, rng, N, T, 3))
+        kept = _h(first).copy()
+        dx = layer.backward(_arr(xp, rng, N, T, 2))
+        kept_dx = _h(dx).copy()
+        layer.forward(_arr(xp, rng, N, T, 3))
+        layer.backward(_arr(xp, rng, N, T, 2))
+        np.testing.assert_array_equal(_h(first), kept)
+        np.testing.assert_array_equal(_h(dx), kept_dx)
+
+
+def test_lstm_lengths_must_fit_the_batch(xp, rng):
+    layer = _recurrent(xp, rng, TimeLSTM, 4, 3, 2)
+    xs = _arr(xp, rng, 2, 4, 3)
+    for bad in ([1, 5], [1, -1], [1, 2, 3], [1.0, 2.0]):
+        with pytest.raises(ValueError, match="lengths must be 2 integers between 0 and 4"):
+            layer.forward(xs, lengths=xp.asarray(bad))
+
+
 # ------------------------------------------------------------- embedding and affine
 
 

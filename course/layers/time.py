@@ -23,7 +23,9 @@ Speed: the input projection ``x Wx + b`` of all T steps is one matrix product
 before the loop and the weight gradients are one product each after it, so the
 loop over time does only the unavoidable per-step work (``h Wh``, the gates).
 Internally the recurrent layers keep their arrays time-major, (T, N, ...), so
-each step reads contiguous memory.
+each step reads contiguous memory; ``TimeLSTM`` goes further, (T, 4H, N), so
+every gate block is contiguous too, and it skips the padding of sequences of
+different lengths (``lengths=``).
 """
 
 from __future__ import annotations
@@ -306,13 +308,17 @@ class TimeRecurrent:
             )
         return state
 
-    def _inputs(self, xs: Array) -> tuple[Array, int, int]:
-        """Checked inputs xs (N, T, D) as one time-major matrix (T*N, D), with N and T."""
+    def _check_inputs(self, xs: Array) -> None:
+        """A clear error unless xs is (N, T, D) with the D of Wx."""
         Wx = self.params[0]
         if xs.ndim != 3 or xs.shape[2] != Wx.shape[0]:
             raise ValueError(
                 f"{type(self).__name__}: inputs must be (N, T, D) with D = {Wx.shape[0]}, got {xs.shape}."
             )
+
+    def _inputs(self, xs: Array) -> tuple[Array, int, int]:
+        """Checked inputs xs (N, T, D) as one time-major matrix (T*N, D), with N and T."""
+        self._check_inputs(xs)
         N, T, D = xs.shape
         X = time_major(xs).reshape(T * N, D)
         return X, N, T
@@ -391,76 +397,212 @@ class TimeLSTM(TimeRecurrent):
     """The LSTM cell over T steps (gate blocks ``[i, f, g, o]``, see ``course.layers.recurrent.LSTM``).
 
     Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
-    forward(xs (N, T, D)) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D).
+    forward(xs (N, T, D), lengths=None) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D).
     ``set_state(h, c)`` sets the initial hidden and cell states (N, H); after
     backward, ``dh`` and ``dc`` (N, H) are the gradients with respect to them.
+
+    ``lengths`` (N,) ints in 0..T: row n is read only for its first
+    ``lengths[n]`` steps (padded sequences); after that its state stays as it
+    was, so its outputs repeat its last state and the state carried out is the
+    one at its end. Rows are sorted by length inside, so each step computes
+    only the rows still running: padding costs no work.
+
+    Speed: inside, arrays are feature-major, (T, 4H, N) and (T, H, N), so every
+    gate block is contiguous memory; backward packs the gate gradients of the
+    running rows into contiguous blocks, and the weight gradients are one
+    matrix product each over those (step, row) pairs only.
     """
 
     gates = 4
     has_cell = True
 
-    def forward(self, xs: Array) -> Array:
+    def _work(self, name: str, shape: tuple[int, ...], like: Array) -> Array:
+        """A scratch array kept between calls (dtype and module of ``like``).
+
+        Big arrays freshly allocated on every call cost page faults that can
+        take longer than the arithmetic; reusing them keeps training fast.
+        """
+        xp = backend.array_module(like)
+        buffers = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(name)
+        fits = buf is not None and buf.shape == shape and buf.dtype == like.dtype
+        if not fits or backend.array_module(buf) is not xp:
+            buf = buffers[name] = xp.empty(shape, dtype=like.dtype)
+        return buf
+
+    def forward(self, xs: Array, lengths: Array | None = None) -> Array:
         xp = backend.array_module(xs)
         Wx, Wh, b = self.params
-        X, N, T = self._inputs(xs)
+        self._check_inputs(xs)
+        N, T, D = xs.shape
         H = Wh.shape[0]
-        # All gates, all steps: (T, N, 4H); pre-scaled so one tanh makes every gate.
-        A = (X @ Wx + b).reshape(T, N, 4 * H)
-        scale, shift = _lstm_gate_scale(xp, H, A.dtype)
-        A *= scale
-        Wh_scaled = Wh * scale
-        hs = xp.empty((T + 1, N, H), dtype=A.dtype)
-        cs = xp.empty_like(hs)
-        tanh_c = xp.empty((T, N, H), dtype=A.dtype)
-        hs[0] = self._initial(self.h, N, A, "hidden")
-        cs[0] = self._initial(self.c, N, A, "cell")
+        order, inverse, counts = self._packing(xp, lengths, N, T)
+        h0 = self._initial(self.h, N, xs, "hidden")
+        c0 = self._initial(self.c, N, xs, "cell")
+        if order is not None:
+            xs, h0, c0 = xs[order], h0[order], c0[order]
+        # Pre-scaled so that one tanh over all 4H rows makes every gate:
+        # sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 for the blocks i, f, o. The
+        # bias rides along as a row of Wx matched by a row of ones in X.
+        scale = _lstm_gate_scale(xp, H, xs.dtype)[0]
+        X = self._work("X", (T, D + 1, N), xs)
+        X[:, :D] = xs.transpose(1, 2, 0)
+        X[:, D] = 1.0
+        Wxb = self._work("Wxb", (D + 1, 4 * H), xs)
+        Wxb[:D], Wxb[D] = Wx, b
+        Wxb *= scale
+        A = xp.matmul(Wxb.T, X, out=self._work("A", (T, 4 * H, N), xs))  # (T, 4H, N)
+        WhT = xp.multiply(Wh, scale, out=self._work("Wh", Wh.shape, xs)).T  # (4H, H)
+        hs = self._work("hs", (T + 1, H, N), xs)
+        cs = self._work("cs", (T + 1, H, N), xs)
+        tanh_c = self._work("tanh_c", (T, H, N), xs)
+        hh = self._work("hh", (4 * H, N), xs)
+        hs[0], cs[0] = h0.T, c0.T
         for t in range(T):
-            a = A[t]
-            a += hs[t] @ Wh_scaled
+            n = counts[t]
+            a = A[t, :, :n]
+            if n == N:
+                a += xp.matmul(WhT, hs[t], out=hh)
+            else:
+                a += WhT @ hs[t, :, :n]
             xp.tanh(a, out=a)
-            a *= scale
-            a += shift
-            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            xp.multiply(f, cs[t], out=cs[t + 1])
-            cs[t + 1] += i * g
-            xp.tanh(cs[t + 1], out=tanh_c[t])
-            xp.multiply(o, tanh_c[t], out=hs[t + 1])
-        self.cache = (X, A, hs, cs, tanh_c)
-        self._keep_state(hs[T], cs[T])
-        return batch_major(hs[1:])
+            for gate in (a[: 2 * H], a[3 * H :]):  # sigmoid blocks i, f and o
+                gate *= 0.5
+                gate += 0.5
+            i, f, g, o = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+            c = cs[t + 1, :, :n]
+            xp.multiply(f, cs[t, :, :n], out=c)
+            c += i * g
+            xp.tanh(c, out=tanh_c[t, :, :n])
+            xp.multiply(o, tanh_c[t, :, :n], out=hs[t + 1, :, :n])
+            if n < N:  # finished rows keep their state; zeros keep backward's arithmetic finite
+                A[t, :, n:] = 0.0
+                tanh_c[t, :, n:] = 0.0
+                hs[t + 1, :, n:] = hs[t, :, n:]
+                cs[t + 1, :, n:] = cs[t, :, n:]
+        self.cache = (X, A, hs, cs, tanh_c, order, inverse, counts)
+        out = hs[1:].transpose(2, 0, 1).copy()  # (N, T, H), never a view of the reused hs
+        h_T, c_T = hs[T].T, cs[T].T
+        if order is not None:  # back to the caller's row order
+            out, h_T, c_T = out[inverse], h_T[inverse], c_T[inverse]
+        self._keep_state(h_T, c_T)
+        return out
+
+    @staticmethod
+    def _packing(
+        xp: Any, lengths: Array | None, N: int, T: int
+    ) -> tuple[Array | None, Array | None, list[int]]:
+        """(row order longest first and its inverse, or None; number of rows running at each step)."""
+        if lengths is None:
+            return None, None, [N] * T
+        host = backend.host()
+        L = host.asarray(backend.to_host(lengths)).reshape(-1)
+        if L.shape != (N,) or L.dtype.kind not in "iu" or (N and (L.min() < 0 or L.max() > T)):
+            raise ValueError(
+                f"TimeLSTM: lengths must be {N} integers between 0 and {T} (one per row), "
+                f"got {L.dtype} values of shape {L.shape}."
+            )
+        order = host.argsort(-L, kind="stable")
+        inverse = host.empty_like(order)
+        inverse[order] = host.arange(N)
+        counts = (L[:, None] > host.arange(T)[None, :]).sum(axis=0).tolist()
+        return xp.asarray(order), xp.asarray(inverse), counts
 
     def backward(self, dhs: Array) -> Array:
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
-        X, A, hs, cs, tanh_c = self.cache
-        T, N, H = tanh_c.shape
-        dH = time_major(dhs)
-        i, f, g, o = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
-        # Local derivatives of every step, computed for all steps at once:
-        # d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
-        local = xp.empty_like(A).reshape(T, N, 4, H)
-        local[:, :, 0] = g * i * (1.0 - i)
-        local[:, :, 1] = cs[:-1] * f * (1.0 - f)
-        local[:, :, 2] = i * (1.0 - g * g)
-        local[:, :, 3] = tanh_c * o * (1.0 - o)
-        through_tanh = o * (1.0 - tanh_c * tanh_c)
-        dA = xp.empty_like(local)
-        dh = xp.zeros((N, H), dtype=A.dtype)
+        X, A, hs, cs, tanh_c, order, inverse, counts = self.cache
+        T, H, N = tanh_c.shape
+        D = X.shape[1] - 1
+        if order is not None:
+            dhs = dhs[order]
+        dH = self._work("dH", (T, H, N), A)
+        dH[...] = dhs.transpose(1, 2, 0)
+        local, through_tanh = self._local_derivatives(A, cs, tanh_c)
+        f = A[:, H : 2 * H]
+        # Step t's gate gradients: a contiguous (4H, counts[t]) block, the
+        # blocks one after another, only for rows still running at t.
+        starts = [0]
+        for n in counts:
+            starts.append(starts[-1] + n)
+        S = starts[-1]
+        blocks = self._work("dA_blocks", (4 * H * S,), A)
+
+        def block(t: int) -> Array:
+            return blocks[4 * H * starts[t] : 4 * H * starts[t + 1]].reshape(4 * H, counts[t])
+
+        dh = xp.zeros((H, N), dtype=A.dtype)
         dc = xp.zeros_like(dh)
-        Wh_T = xp.ascontiguousarray(Wh.T)  # read T times: contiguous is faster
         for t in range(T - 1, -1, -1):
-            dh = dH[t] + dh
-            dc = dc + dh * through_tanh[t]
-            xp.multiply(dc[:, None, :], local[t, :, :3], out=dA[t, :, :3])
-            xp.multiply(dh, local[t, :, 3], out=dA[t, :, 3])
-            dh = dA[t].reshape(N, 4 * H) @ Wh_T
-            dc = dc * f[t]
-        dA2 = dA.reshape(T * N, 4 * H)
-        xp.matmul(X.T, dA2, out=self.grads[0])
-        xp.matmul(hs[:-1].reshape(T * N, H).T, dA2, out=self.grads[1])
-        xp.sum(dA2, axis=0, out=self.grads[2])
-        self.dh, self.dc = dh, dc
-        return batch_major((dA2 @ Wx.T).reshape(T, N, -1))
+            n, da = counts[t], block(t)
+            dh += dH[t]  # finished rows: the gradient flows on to their carried state
+            dh_n, dc_n = dh[:, :n], dc[:, :n]
+            dc_n += dh_n * through_tanh[t, :, :n]
+            xp.multiply(dc_n, local[t, : 3 * H, :n].reshape(3, H, n), out=da[: 3 * H].reshape(3, H, n))
+            xp.multiply(dh_n, local[t, 3 * H :, :n], out=da[3 * H :])
+            dh[:, :n] = Wh @ da
+            dc_n *= f[t, :, :n]
+        # Weight gradients: one product each over the S running (step, row) columns.
+        if S == T * N:  # no padding: the blocks are one (T, 4H, N) array
+            dA = self._columns("dA", blocks.reshape(T, 4 * H, N), counts, starts)
+        else:
+            dA = self._work("dA", (4 * H, S), A)
+            for t in range(T):
+                dA[:, starts[t] : starts[t + 1]] = block(t)
+        X2 = self._columns("X2", X, counts, starts)  # inputs and the row of ones
+        hs2 = self._columns("hs2", hs[:-1], counts, starts)
+        dWxb = X2 @ dA.T  # (D + 1, 4H): dWx and db in one product
+        self.grads[0][...], self.grads[2][...] = dWxb[:D], dWxb[D]
+        xp.matmul(hs2, dA.T, out=self.grads[1])
+        dX = Wx @ dA  # (D, S)
+        dxs = xp.zeros((N, T, D), dtype=A.dtype)  # finished rows' inputs have no gradient
+        for t in range(T):
+            dxs[: counts[t], t] = dX[:, starts[t] : starts[t + 1]].T
+        dh0, dc0 = dh.T, dc.T
+        if order is not None:
+            dxs, dh0, dc0 = dxs[inverse], dh0[inverse], dc0[inverse]
+        self.dh, self.dc = xp.ascontiguousarray(dh0), xp.ascontiguousarray(dc0)
+        return dxs
+
+    def _columns(self, name: str, src: Array, counts: list[int], starts: list[int]) -> Array:
+        """The running rows of src (T, K, N), step after step, as one (K, S) matrix."""
+        T, K, N = src.shape
+        out = self._work(name, (K, starts[-1]), src)
+        if starts[-1] == T * N:  # every row runs every step: one transposing copy
+            out.reshape(K, T, N)[...] = src.transpose(1, 0, 2)
+        else:
+            for t in range(T):
+                out[:, starts[t] : starts[t + 1]] = src[t, :, : counts[t]]
+        return out
+
+    def _local_derivatives(self, A: Array, cs: Array, tanh_c: Array) -> tuple[Array, Array]:
+        """Every step's local derivatives at once, (T, 4H, N) and (T, H, N).
+
+        d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
+        Written in place, without temporaries.
+        """
+        xp = backend.array_module(A)
+        H = tanh_c.shape[1]
+        i, g, o = A[:, :H], A[:, 2 * H : 3 * H], A[:, 3 * H :]
+        local = self._work("local", A.shape, A)
+        sig = local[:, : 2 * H]  # i(1-i) g and f(1-f) c_prev
+        xp.subtract(1.0, A[:, : 2 * H], out=sig)
+        sig *= A[:, : 2 * H]
+        local[:, :H] *= g
+        local[:, H : 2 * H] *= cs[:-1]
+        dg = local[:, 2 * H : 3 * H]  # i(1-g^2)
+        xp.multiply(g, g, out=dg)
+        xp.subtract(1.0, dg, out=dg)
+        dg *= i
+        do = local[:, 3 * H :]  # tanh(c) o(1-o)
+        xp.subtract(1.0, o, out=do)
+        do *= o
+        do *= tanh_c
+        through_tanh = self._work("through_tanh", tanh_c.shape, A)  # o(1 - tanh(c)^2)
+        xp.multiply(tanh_c, tanh_c, out=through_tanh)
+        xp.subtract(1.0, through_tanh, out=through_tanh)
+        through_tanh *= o
+        return local, through_tanh
 
 
 class TimeGRU(TimeRecurrent):
@@ -589,13 +731,13 @@ class WithInitialState:
         self.grads = layer.grads
         self.param_names = getattr(layer, "param_names", None)
 
-    def forward(self, xs: Array, h0: Array, c0: Array | None = None) -> Array:
+    def forward(self, xs: Array, h0: Array, c0: Array | None = None, **kwargs: Any) -> Array:
         if c0 is None:
             self.layer.set_state(h0)
         else:
             self.layer.set_state(h0, c0)
         self._with_cell = c0 is not None
-        return self.layer.forward(xs)
+        return self.layer.forward(xs, **kwargs)
 
     def backward(self, dhs: Array) -> tuple:
         dxs = self.layer.backward(dhs)

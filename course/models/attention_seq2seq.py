@@ -22,7 +22,15 @@ from typing import Any
 from course import backend
 from course.layers.attention import TimeAttention
 from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
-from course.models.seq2seq import Encoder, answer_targets, collect, cut_at_end, lstm_weights, question_lengths
+from course.models.seq2seq import (
+    Encoder,
+    answer_targets,
+    char_vectors,
+    collect,
+    cut_at_end,
+    lstm_weights,
+    question_lengths,
+)
 
 Array = Any
 
@@ -37,16 +45,18 @@ class AttentionEncoder(Encoder):
 
     mask: Array | None = None
 
-    def _lengths(self, xs: Array) -> None:
+    def _lengths(self, xs: Array) -> Array | None:
+        """Set ``ends`` and ``mask``; return the lengths for the LSTM (None without padding)."""
         xp = backend.array_module(xs)
         L = question_lengths(xs, self.pad_id)
         self.ends = L - 1
         self.mask = xp.arange(xs.shape[1])[None, :] < L[:, None]
+        return None if self.pad_id is None else L
 
     def forward(self, xs: Array) -> Array:
         xp = backend.array_module(xs)
-        self._lengths(xs)
-        hs = self.lstm.forward(self.embed.forward(xs))
+        L = self._lengths(xs)
+        hs = self.lstm.forward(self.embed.forward(xs), lengths=L)
         self.final = hs[xp.arange(hs.shape[0]), self.ends]
         return hs
 
@@ -72,7 +82,7 @@ class AttentionBiEncoder(AttentionEncoder):
         if hidden_size % 2:
             raise ValueError(f"A bidirectional encoder splits hidden_size in two; {hidden_size} is odd.")
         V, D, H2 = vocab_size, wordvec_size, hidden_size // 2
-        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.embed = TimeEmbedding(char_vectors(V, D))
         self.lstm = TimeLSTM(*lstm_weights(D, H2), stateful=False)
         self.back_lstm = TimeLSTM(*lstm_weights(D, H2), stateful=False)
         self.pad_id = pad_id
@@ -88,14 +98,14 @@ class AttentionBiEncoder(AttentionEncoder):
 
     def forward(self, xs: Array) -> Array:
         xp = backend.array_module(xs)
-        self._lengths(xs)
+        lengths = self._lengths(xs)
         T = xs.shape[1]
         L = self.ends[:, None] + 1
         t = xp.arange(T)[None, :]
         self.order = xp.where(t < L, L - 1 - t, t)
         emb = self.embed.forward(xs)
-        fwd = self.lstm.forward(emb)
-        bwd = self._flip(self.back_lstm.forward(self._flip(emb)))
+        fwd = self.lstm.forward(emb, lengths=lengths)
+        bwd = self._flip(self.back_lstm.forward(self._flip(emb), lengths=lengths))
         rows = xp.arange(xs.shape[0])
         self.final = xp.concatenate([fwd[rows, self.ends], bwd[:, 0]], axis=1)
         return xp.concatenate([fwd, bwd], axis=2)
@@ -123,7 +133,7 @@ class AttentionDecoder:
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
-        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.embed = TimeEmbedding(char_vectors(V, D))
         self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=True)
         self.attention = TimeAttention()
         self.affine = TimeAffine(backend.randn(2 * H, V, scale=1 / (2 * H) ** 0.5), backend.zeros(V))

@@ -37,6 +37,17 @@ def lstm_weights(D: int, H: int) -> tuple[Array, Array, Array]:
     )
 
 
+def char_vectors(V: int, D: int) -> Array:
+    """Character vectors (V, D), float32, drawn from N(0, 1).
+
+    Unit scale, not the 0.01 used for word vectors in the book: with tiny
+    vectors the LSTM hardly sees which character it reads, and the first
+    epoch goes by before attention learns where to look (dates: about 1%
+    right after one epoch at 0.01, 97-99% at 1).
+    """
+    return backend.randn(V, D, scale=1.0)
+
+
 def collect(layers: list[tuple[str, Any]]) -> tuple[list[Array], list[Array], list[str]]:
     """params, grads and dotted names of named layers, in order."""
     params, grads, names = [], [], []
@@ -89,7 +100,7 @@ class Encoder:
         self, vocab_size: int, wordvec_size: int, hidden_size: int, pad_id: int | None = None
     ) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
-        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.embed = TimeEmbedding(char_vectors(V, D))
         self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=False)
         self.pad_id = pad_id
         self.params, self.grads, self.param_names = collect([("embed", self.embed), ("lstm", self.lstm)])
@@ -99,9 +110,11 @@ class Encoder:
 
     def forward(self, xs: Array) -> Array:
         xp = backend.array_module(xs)
-        hs = self.lstm.forward(self.embed.forward(xs))
+        L = question_lengths(xs, self.pad_id)
+        # With lengths, the LSTM skips the padding instead of reading it.
+        hs = self.lstm.forward(self.embed.forward(xs), lengths=None if self.pad_id is None else L)
         self.hs = hs
-        self.ends = question_lengths(xs, self.pad_id) - 1
+        self.ends = L - 1
         self.final = hs[xp.arange(hs.shape[0]), self.ends]
         return self.final
 
@@ -121,7 +134,7 @@ class Decoder:
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
-        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.embed = TimeEmbedding(char_vectors(V, D))
         self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=True)
         self.affine = TimeAffine(backend.randn(H, V, scale=1 / H**0.5), backend.zeros(V))
         named = [("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine)]
@@ -164,7 +177,7 @@ class PeekyDecoder(Decoder):
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
-        self.embed = TimeEmbedding(backend.randn(V, D, scale=0.01))
+        self.embed = TimeEmbedding(char_vectors(V, D))
         self.lstm = TimeLSTM(*lstm_weights(D + H, H), stateful=True)
         self.affine = TimeAffine(backend.randn(2 * H, V, scale=1 / (2 * H) ** 0.5), backend.zeros(V))
         named = [("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine)]
