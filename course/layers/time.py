@@ -379,18 +379,16 @@ class TimeRNN(TimeRecurrent):
         return batch_major((dA2 @ Wx.T).reshape(T, N, -1))
 
 
-def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> tuple[Array, Array]:
-    """Per-column scale and shift that turn tanh into the LSTM gate activations.
+def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> Array:
+    """Per-row scale (4H,) of the LSTM pre-activations: 0.5 for the blocks i, f, o, 1 for g.
 
-    sigmoid(a) = 0.5 * tanh(a / 2) + 0.5, so one tanh over all 4H columns,
-    with the sigmoid blocks [i, f, o] scaled by 0.5 before and after, gives
-    every gate at once. Returns (scale (4H,), shift (4H,)).
+    sigmoid(a) = 0.5 * tanh(a / 2) + 0.5, so with the sigmoid blocks halved
+    before, one tanh over all 4H rows (and ``0.5 * t + 0.5`` on those blocks
+    after) gives every gate at once.
     """
     scale = xp.full(4 * H, 0.5, dtype=dtype)
-    shift = xp.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H : 3 * H] = 1.0
-    shift[2 * H : 3 * H] = 0.0
-    return scale, shift
+    return scale
 
 
 class TimeLSTM(TimeRecurrent):
@@ -444,7 +442,7 @@ class TimeLSTM(TimeRecurrent):
         # Pre-scaled so that one tanh over all 4H rows makes every gate:
         # sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 for the blocks i, f, o. The
         # bias rides along as a row of Wx matched by a row of ones in X.
-        scale = _lstm_gate_scale(xp, H, xs.dtype)[0]
+        scale = _lstm_gate_scale(xp, H, xs.dtype)
         X = self._work("X", (T, D + 1, N), xs)
         X[:, :D] = xs.transpose(1, 2, 0)
         X[:, D] = 1.0
