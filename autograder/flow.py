@@ -17,7 +17,7 @@ from autograder.settings import HERE, REPO, config, grading_environment
 
 
 @contextmanager
-def _grading_env() -> Iterator[None]:
+def grading_env() -> Iterator[None]:
     """nbgrader reads os.environ for its subprocesses and kernels."""
     saved = dict(os.environ)
     os.environ.update(grading_environment())
@@ -53,7 +53,7 @@ def _raise_unless(result: dict, what: str) -> dict:
 def release(assignment: str, root: Path | None = None) -> Path:
     """nbgrader generate_assignment: the student version (stubs, hidden tests removed)."""
     root = Path(root or HERE)
-    with _grading_env():
+    with grading_env():
         _raise_unless(api(root).generate_assignment(assignment, force=True), f"Releasing {assignment}")
     return root / "release" / assignment
 
@@ -71,7 +71,7 @@ def autograde(root: Path, assignment: str, student: str) -> dict[str, tuple[floa
     """Autograde one submission; return {grade_id: (score, max_score)} from the gradebook."""
     from nbgrader.api import Gradebook  # noqa: PLC0415
 
-    with _grading_env():
+    with grading_env():
         _raise_unless(api(root).autograde(assignment, student, force=True), f"Autograding {student}")
     cfg = config(root=root)
     with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
@@ -86,6 +86,16 @@ def autograde(root: Path, assignment: str, student: str) -> dict[str, tuple[floa
 
 def feedback(root: Path, assignment: str, student: str) -> Path:
     """nbgrader generate_feedback (hidden tests stripped by the course's settings)."""
-    with _grading_env():
+    with grading_env():
         _raise_unless(api(root).generate_feedback(assignment, student, force=True), f"Feedback for {student}")
     return Path(root) / "feedback" / student / assignment
+
+
+def scores(root: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    """{notebook: (score, max_score)} of a graded submission, from the gradebook."""
+    from nbgrader.api import Gradebook  # noqa: PLC0415
+
+    cfg = config(root=root)
+    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+        submission = gb.find_submission(assignment, student)
+        return {nb.name: (float(nb.score), float(nb.max_score)) for nb in submission.notebooks}

@@ -1,25 +1,22 @@
 """Grade a notebook locally with the course's hidden tests: ``course check NOTEBOOK``.
 
 For self-learners (and students before they submit). The notebook is graded
-the way nbgrader's autograde does it: the test cells are put back from the
+the way the course's autograde does it: the test cells are put back from the
 course's source notebook (hidden tests included, edits undone, deleted ones
-restored), the whole notebook runs top to bottom in fast mode, and each test
-cell scores its points unless it raised an error or wrote to stderr. The
-notebook itself is never modified.
+restored), the whole notebook runs top to bottom in fast mode in the grader's
+sandbox, and the judge scores each test cell. The notebook itself is never
+modified.
 """
 
 from __future__ import annotations
 
-import copy
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbgrader.utils import determine_grade
 
-from autograder.settings import CELL_TIMEOUT, REPO, grading_environment
+from autograder import grading, sandbox
+from autograder.settings import NOTEBOOK_TIMEOUT, REPO
 
 SOURCE = REPO / "notebooks"
 
@@ -50,65 +47,32 @@ def find_source(notebook: Path) -> Path:
     return matches[0]
 
 
-def prepare(student: nbformat.NotebookNode, source: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The student's notebook with every test and locked cell restored from the source."""
-    nb = copy.deepcopy(student)
-    reference = {_nbgrader(c).get("grade_id"): c for c in source.cells if _nbgrader(c).get("grade_id")}
-    present = set()
-    for i, cell in enumerate(nb.cells):
-        gid = _nbgrader(cell).get("grade_id")
-        if gid not in reference:
-            continue
-        present.add(gid)
-        src = reference[gid]
-        meta = _nbgrader(src)
-        if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
-            restored = copy.deepcopy(src)
-            restored["id"] = cell.get("id", restored.get("id"))
-            nb.cells[i] = restored
-    for gid, cell in reference.items():
-        if gid not in present and _nbgrader(cell).get("grade") and not _nbgrader(cell).get("solution"):
-            nb.cells.append(copy.deepcopy(cell))  # a deleted test cell still counts
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    return nb
-
-
-def _message(cell: nbformat.NotebookNode) -> str:
-    for out in cell.get("outputs", []):
-        if out.output_type == "error":
-            first = str(out.evalue).strip().splitlines()[0] if str(out.evalue).strip() else ""
-            return f"{out.ename}: {first}"[:300]
-        if out.output_type == "stream" and out.name == "stderr":
-            return "wrote to stderr: " + out.text.strip().splitlines()[0][:200]
-    return ""
-
-
-def grade(notebook: Path, timeout: int = CELL_TIMEOUT) -> list[ExerciseScore]:
-    """Run and score a notebook; return one ExerciseScore per test cell."""
+def grade(notebook: Path, wall_s: float = NOTEBOOK_TIMEOUT) -> list[ExerciseScore]:
+    """Run and score a notebook the way the course's autograde does; one ExerciseScore per test."""
     notebook = Path(notebook)
     try:
         student = nbformat.read(notebook, as_version=4)
     except Exception as exc:
         raise ValueError(f"{notebook} is not a readable notebook ({exc}).") from None
     source = nbformat.read(find_source(notebook), as_version=4)
-    nb = prepare(student, source)
-    with tempfile.TemporaryDirectory(prefix="course-check-") as work:
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
-            allow_errors=True,
-            kernel_name="python3",
-            resources={"metadata": {"path": work}},
-        )
-        client.execute(env=grading_environment())
+    nb, _ = grading.restore_cells(student, source)
+    trusted = {_nbgrader(c).get("grade_id") for c in source.cells if _nbgrader(c).get("locked")}
+    outcome, _ = grading.run_judge(nb, trusted, sandbox.Limits(wall_s=wall_s))
     scores = []
-    for cell in nb.cells:
+    for cell in source.cells:
         meta = _nbgrader(cell)
-        if meta.get("grade") and not meta.get("solution"):
-            score, points = determine_grade(cell)
-            scores.append(ExerciseScore(meta["grade_id"], points, float(score or 0.0), _message(cell)))
+        if grading.is_test(cell):
+            result = outcome.tests.get(meta["grade_id"])
+            passed = bool(result and result.passed)
+            points = float(meta.get("points", 0))
+            scores.append(
+                ExerciseScore(
+                    meta["grade_id"],
+                    points,
+                    points if passed else 0.0,
+                    result.message if result else outcome.reason,
+                )
+            )
     return scores
 
 

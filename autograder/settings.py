@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 COURSE_ID = "nlp-from-scratch"
 CELL_TIMEOUT = 300
+NOTEBOOK_TIMEOUT = 300.0  # a whole notebook, in the grader's sandbox (fast mode)
 
 
 def configure(c: Any, root: Path | None = None, source: Path | None = None) -> Any:
@@ -30,6 +31,17 @@ def configure(c: Any, root: Path | None = None, source: Path | None = None) -> A
     c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}?timeout=60"
     c.Execute.timeout = CELL_TIMEOUT
     c.Execute.interrupt_on_timeout = True
+    # Submissions run in the sandbox and are scored by the judge, not in a Jupyter kernel.
+    c.Autograde.autograde_preprocessors = [
+        "autograder.execute.SandboxedExecute",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+    c.SandboxedExecute.wall_s = NOTEBOOK_TIMEOUT
     c.OverwriteCells.add_missing_cells = True
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # nbgrader's default feedback shows hidden tests verbatim: strip them first.

@@ -1,0 +1,243 @@
+"""Grade a whole class: parallel workers, safe for the gradebook, resumable.
+
+Each submission is graded by nbgrader's autograde (with the course's sandboxed
+execute step) in one of a bounded number of worker processes. The gradebook is
+SQLite with a busy timeout, so concurrent writers wait instead of failing; the
+grader never reaches it from inside a sandbox. The ledger marks a submission
+finished only after nbgrader has stored its grades, so an interrupted batch
+resumes where it stopped, and a submission graded again replaces its earlier
+rows rather than adding to them.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from tqdm.auto import tqdm
+
+from autograder import flow, grading, ledger
+from autograder.settings import config
+
+
+@dataclass
+class Settings:
+    """How a class is graded."""
+
+    workers: int = 2
+    wall_s: float | None = None  # per notebook; None: the course's default
+    memory_mb: int | None = None
+    force: bool = False  # grade again submissions that are already finished
+
+
+@dataclass
+class Summary:
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def submitted_students(root: Path, assignment: str) -> list[str]:
+    base = Path(root) / "submitted"
+    return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
+
+
+def expected_notebooks(root: Path, assignment: str) -> dict[str, set[str]]:
+    """The assignment's notebooks and the grade ids of each, from the release."""
+    out = {}
+    for path in sorted((Path(root) / "release" / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        out[path.stem] = {grading.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+    if not out:
+        raise FileNotFoundError(
+            f"{assignment} has not been released in {root}: run `course-grade release {assignment}` first."
+        )
+    return out
+
+
+def normalize(root: Path, assignment: str, student: str) -> dict[str, dict]:
+    """Make a submission gradable; return notebook -> the outcome to record for what was changed.
+
+    * a notebook that is not valid JSON is kept as ``NAME.ipynb.invalid`` and
+      graded as the untouched release (zero), flagged;
+    * a notebook saved under another name is recognised by its cells and
+      renamed back, flagged for review.
+    """
+    folder = Path(root) / "submitted" / student / assignment
+    expected = expected_notebooks(root, assignment)
+    notes: dict[str, dict] = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:
+            name = path.stem if path.stem in expected else _only(expected)
+            broken = path.with_name(path.name + ".invalid")
+            path.replace(broken)
+            if name:
+                shutil.copy2(Path(root) / "release" / assignment / f"{name}.ipynb", folder / f"{name}.ipynb")
+                notes[name] = {
+                    "status": "invalid",
+                    "reason": f"{path.name} is not a valid notebook ({str(exc).splitlines()[0][:150]}); "
+                    f"kept as {broken.name} for a human look",
+                }
+            continue
+        if path.stem in expected:
+            continue
+        ids = {grading.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+        best = max(expected, key=lambda n: len(ids & expected[n]))
+        if ids & expected[best] and not (folder / f"{best}.ipynb").exists():
+            path.rename(folder / f"{best}.ipynb")
+            notes[best] = {"review": [f"submitted as {path.name}; graded as {best}.ipynb"]}
+    for name in expected:
+        if not (folder / f"{name}.ipynb").exists() and name not in notes:
+            notes[name] = {"status": "missing", "reason": f"{name}.ipynb was not submitted"}
+    return notes
+
+
+def _only(expected: dict) -> str | None:
+    return next(iter(expected)) if len(expected) == 1 else None
+
+
+_API = {}
+
+
+def _api(root: Path, settings: Settings):  # -> NbGraderAPI, one per worker process
+    key = str(root)
+    if key not in _API:
+        from nbgrader.apps import NbGraderAPI  # noqa: PLC0415
+        from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
+
+        cfg = config(root=root)
+        if settings.wall_s:
+            cfg.SandboxedExecute.wall_s = float(settings.wall_s)
+        if settings.memory_mb:
+            cfg.SandboxedExecute.memory_mb = int(settings.memory_mb)
+        _API[key] = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+    return _API[key]
+
+
+def grade_one(root: Path, assignment: str, student: str, settings: Settings) -> str:
+    """Grade one submission; return '' or the reason it could not be graded."""
+    root = Path(root)
+    ledger.start(root, assignment, student)
+    try:
+        notes = normalize(root, assignment, student)
+    except Exception as exc:
+        notes = {}
+        reason = f"could not read the submission: {exc}"
+        ledger.record(root, assignment, student, "*", {"status": "error", "reason": reason})
+        return reason
+    with flow.grading_env():
+        result = _api(root, settings).autograde(assignment, student, force=True)
+    if not result.get("success"):
+        reason = _last_line(result.get("error") or result.get("log") or "nbgrader failed")
+        ledger.record(root, assignment, student, "*", {"status": "error", "reason": reason})
+        return reason
+    for notebook, note in notes.items():
+        _merge(root, assignment, student, notebook, note)
+    ledger.finish(root, assignment, student, flow.scores(root, assignment, student))
+    return ""
+
+
+def _merge(root: Path, assignment: str, student: str, notebook: str, note: dict) -> None:
+    rows = [r for r in ledger.rows(root, assignment) if r["student"] == student and r["notebook"] == notebook]
+    row = rows[0] if rows else {"status": "graded", "reason": "", "review": [], "tests": {}, "wall_s": None}
+    row["status"] = note.get("status", row["status"])
+    row["reason"] = note.get("reason", row["reason"])
+    row["review"] = list(note.get("review", [])) + list(row["review"])
+    ledger.record(root, assignment, student, notebook, row)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "unknown error"
+
+
+def _worker_init() -> None:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def grade_class(root: Path, assignment: str, students: list[str] | None, settings: Settings) -> Summary:
+    """Grade every (or the named) submission of an assignment; resume unless settings.force."""
+    root = Path(root).resolve()
+    if not (root / "gradebook.db").exists():
+        raise FileNotFoundError(f"No gradebook in {root}: run `course-grade release {assignment}` first.")
+    expected_notebooks(root, assignment)  # fails early, with advice, when not released
+    todo = students or submitted_students(root, assignment)
+    done = set() if settings.force else ledger.finished(root, assignment)
+    summary = Summary(skipped=[s for s in todo if s in done])
+    pending = [s for s in todo if s not in done]
+    bar = tqdm(total=len(pending), desc=f"grading {assignment}", unit="student")
+    if settings.workers <= 1:
+        for student in pending:
+            _collect(summary, student, grade_one(root, assignment, student, settings), bar)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(settings.workers, mp_context=context, initializer=_worker_init) as pool:
+            futures = {pool.submit(grade_one, root, assignment, s, settings): s for s in pending}
+            for future in as_completed(futures):
+                try:
+                    error = future.result()
+                except Exception as exc:
+                    error = f"the grading worker failed: {exc}"
+                    ledger.record(
+                        root, assignment, futures[future], "*", {"status": "error", "reason": error}
+                    )
+                _collect(summary, futures[future], error, bar)
+    bar.close()
+    return summary
+
+
+def _collect(summary: Summary, student: str, error: str, bar: tqdm) -> None:
+    if error:
+        summary.errors[student] = error
+    else:
+        summary.graded.append(student)
+    bar.update(1)
+
+
+def check(root: Path, assignment: str) -> list[str]:
+    """Compare the gradebook with the ledger; return the problems found (none: consistent)."""
+    from nbgrader.api import Gradebook, MissingEntry  # noqa: PLC0415
+
+    root = Path(root)
+    problems = []
+    db = root / "gradebook.db"
+    if not db.exists():
+        return [f"the gradebook {db} is missing"]
+    cfg = config(root=root)
+    rows = ledger.rows(root, assignment)
+    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            return [f"the gradebook does not know {assignment}"]
+        for row in rows:
+            if not row["finished"] or row["notebook"] == "*":
+                continue
+            try:
+                nb = gb.find_submission_notebook(row["notebook"], assignment, row["student"])
+            except MissingEntry:
+                problems.append(f"{row['student']}/{row['notebook']}: graded but not in the gradebook")
+                continue
+            if row["score"] is not None and abs(float(nb.score) - float(row["score"])) > 1e-9:
+                problems.append(
+                    f"{row['student']}/{row['notebook']}: gradebook {nb.score:g}, graded {row['score']:g}"
+                )
+    finished = {r["student"] for r in rows if r["finished"]}
+    for student in submitted_students(root, assignment):
+        if student not in finished and not any(r["student"] == student for r in rows):
+            problems.append(f"{student}: submitted but never graded")
+    return problems
+
+
+def dump(summary: Summary) -> str:
+    return json.dumps(
+        {"graded": len(summary.graded), "skipped": len(summary.skipped), "errors": summary.errors}
+    )

@@ -1,0 +1,65 @@
+"""nbgrader's Execute step, replaced: the notebook runs in the sandbox and the judge scores it.
+
+nbgrader's autograde still does the bookkeeping around it (restoring locked
+and test cells from the gradebook before, saving grades after). This step
+hands the notebook to :mod:`autograder.grading`, writes the judge's outputs
+and verdicts into the cells nbgrader scores, and records the outcome (status,
+reason, what needs review) in the ledger.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float, Integer
+
+from autograder import grading, ledger, sandbox
+
+
+def _root_of(db_url: str) -> Path:
+    return Path(db_url.split("sqlite:///", 1)[1].split("?", 1)[0]).parent
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Run and score a submitted notebook in the sandbox (see autograder.sandbox)."""
+
+    wall_s = Float(300.0, help="wall-clock limit for a whole notebook, in seconds").tag(config=True)
+    memory_mb = Integer(3072, help="address-space limit per process, in MB").tag(config=True)
+    processes = Integer(64, help="process limit of one run").tag(config=True)
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        info = resources["nbgrader"]
+        root = _root_of(info["db_url"])
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            trusted = {c.name for c in notebook.source_cells if c.locked}
+        review = self._edits(root, info, nb)
+        limits = sandbox.Limits(wall_s=self.wall_s, memory_mb=self.memory_mb, processes=self.processes)
+        outcome, results = grading.run_judge(nb, trusted, limits)
+        outcome.review = review + outcome.review
+        grading.apply_results(nb, outcome, results)
+        ledger.record(root, info["assignment"], info["student"], info["notebook"], outcome.to_json())
+        if outcome.status != "graded" or outcome.review:
+            self.log.warning(
+                "%s/%s: %s %s %s",
+                info["student"],
+                info["notebook"],
+                outcome.status,
+                outcome.reason,
+                "; ".join(outcome.review),
+            )
+        return nb, resources
+
+    @staticmethod
+    def _edits(root: Path, info: dict, restored: Any) -> list[str]:
+        """What the student changed in locked or test cells (nbgrader has already put them back)."""
+        submitted = root / "submitted" / info["student"] / info["assignment"] / f"{info['notebook']}.ipynb"
+        try:
+            original = nbformat.read(submitted, as_version=4)
+        except Exception:
+            return []
+        return grading.restore_cells(original, restored)[1]

@@ -1,0 +1,262 @@
+"""Grade one notebook: restore the course's cells, run the judge in the sandbox, read its results.
+
+Used by nbgrader's autograde (through :mod:`autograder.execute`) and by the
+self-check (``course check``). Every way a run can fail ends in an
+:class:`Outcome` with a status and a reason a person can read.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder import sandbox
+
+STATUSES = ("graded", "timeout", "memory", "crashed", "invalid", "missing", "error")
+
+
+@dataclass
+class TestResult:
+    """One graded test cell: passed or not, and what to tell the student."""
+
+    grade_id: str
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class Outcome:
+    """How one notebook's grading ended."""
+
+    status: str = "graded"
+    reason: str = ""
+    tests: dict[str, TestResult] = field(default_factory=dict)
+    review: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "tests": {k: [t.passed, t.message] for k, t in self.tests.items()},
+            "review": self.review,
+            "wall_s": round(self.wall_s, 2),
+        }
+
+
+def nbgrader_meta(cell: Any) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_test(cell: Any) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def restore_cells(student: Any, source: Any) -> tuple[Any, list[str]]:
+    """The student's notebook with every locked and test cell put back from the source.
+
+    Returns the notebook and one line per cell that had been edited or deleted.
+    """
+    nb = copy.deepcopy(student)
+    reference = {
+        nbgrader_meta(c).get("grade_id"): c for c in source.cells if nbgrader_meta(c).get("grade_id")
+    }
+    present, review = set(), []
+    for i, cell in enumerate(nb.cells):
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid not in reference or gid in present:
+            if gid in present:  # a copy of a course cell: keep the student's code, drop the marks
+                cell.metadata.pop("nbgrader", None)
+            continue
+        present.add(gid)
+        src = reference[gid]
+        if nbgrader_meta(src).get("locked") or is_test(src):
+            if cell.source != src.source and not nbgrader_meta(src).get("solution"):
+                kind = "test" if is_test(src) else "locked"
+                if _visible(cell.source) != _visible(src.source):
+                    review.append(f"{kind} cell {gid} was edited (the course's version was used)")
+            restored = copy.deepcopy(src)
+            restored["id"] = cell.get("id", restored.get("id"))
+            nb.cells[i] = restored
+    for gid, cell in reference.items():
+        if gid not in present and (is_test(cell) or nbgrader_meta(cell).get("locked")):
+            if cell.cell_type == "code":
+                review.append(f"cell {gid} was deleted (the course's version was used)")
+            nb.cells.append(copy.deepcopy(cell))
+    return nb, review
+
+
+def _visible(source: str) -> str:
+    """A test cell as the student saw it: hidden tests are not in the release."""
+    out, hidden = [], False
+    for line in source.splitlines():
+        if "BEGIN HIDDEN TESTS" in line:
+            hidden = True
+        elif "END HIDDEN TESTS" in line:
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def job_cells(nb: Any, trusted: set[str]) -> list[dict]:
+    """The code cells the judge runs, in order; course cells marked trusted."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        gid = nbgrader_meta(cell).get("grade_id")
+        kind = "test" if is_test(cell) else "code"
+        cells.append({"kind": kind, "source": cell.source, "grade_id": gid, "trusted": gid in trusted})
+    return cells
+
+
+def _read_report(path: Path, token: bytes) -> tuple[list[dict], bool, list[str]]:
+    """Signed results in order; anything unsigned or out of order is flagged, never trusted."""
+    results, done, problems, seen = [], False, [], set()
+    for line in path.read_text("utf-8", "replace").splitlines():
+        try:
+            record = json.loads(line)
+            body, mac = record["body"], record["mac"]
+            good = hmac.compare_digest(hmac.new(token, body.encode(), hashlib.sha256).hexdigest(), mac)
+        except (ValueError, KeyError, TypeError):
+            good = False
+        if not good:
+            problems.append("the notebook wrote something that imitates the grader's results")
+            continue
+        item = json.loads(body)
+        if item.get("done"):
+            done = True
+            continue
+        if item["index"] in seen or (results and item["index"] < results[-1]["index"]):
+            problems.append("results arrived twice or out of order")
+            continue
+        seen.add(item["index"])
+        results.append(item)
+    return results, done, sorted(set(problems))
+
+
+def run_judge(nb: Any, trusted: set[str], limits: sandbox.Limits) -> tuple[Outcome, dict[int, dict]]:
+    """Run the notebook's code cells in the sandbox; return the outcome and results by cell index."""
+    cells = job_cells(nb, trusted)
+    token = secrets.token_bytes(32)
+    job = json.dumps({"token": token.hex(), "cells": cells}).encode()
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        scratch = Path(tmp) / "work"
+        scratch.mkdir()
+        report_path = Path(tmp) / "report.jsonl"
+        fd = os.open(report_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            finished = sandbox.run(
+                [sys.executable, "-m", "autograder.judge", "--report", str(fd)],
+                scratch,
+                limits,
+                stdin=job,
+                pass_fds=(fd,),
+                env={"COURSE_FAST": "1"},
+            )
+        finally:
+            os.close(fd)
+        results, done, problems = _read_report(report_path, token)
+    by_index = {r["index"]: r for r in results}
+    outcome = Outcome(wall_s=finished.wall_s, review=list(problems))
+    if not done:
+        outcome.status, outcome.reason = _why_stopped(finished, cells, results, limits)
+    _score_tests(outcome, cells, by_index)
+    _note_attempts(outcome, by_index)
+    return outcome, by_index
+
+
+def _note_attempts(outcome: Outcome, by_index: dict[int, dict]) -> None:
+    """What the sandbox refused, and cells that ran out of memory: worth a human look."""
+    refused = sorted({what for r in by_index.values() for what in r.get("refused", [])})
+    if refused:
+        outcome.review.append("the notebook tried " + ", ".join(refused) + " (refused)")
+    if any((r.get("error") or [""])[0] == "MemoryError" for r in by_index.values()):
+        outcome.review.append("a cell ran out of memory")
+
+
+def _why_stopped(
+    finished: sandbox.Finished, cells: list, results: list, limits: sandbox.Limits
+) -> tuple[str, str]:
+    where = f"cell {len(results) + 1} of {len(cells)}"
+    if finished.timed_out:
+        return "timeout", f"the notebook ran past its {limits.wall_s:g} s limit (stopped in {where})"
+    if "MemoryError" in finished.stderr_tail or "Cannot allocate memory" in finished.stderr_tail:
+        return "memory", f"the notebook ran out of its {limits.memory_mb} MB of memory in {where}"
+    signal_number = -finished.returncode if finished.returncode < 0 else finished.returncode - 128
+    if finished.returncode < 0 or finished.returncode > 128:  # bubblewrap reports 128 + signal
+        return "crashed", f"the notebook's process was killed (signal {signal_number}) in {where}"
+    return "crashed", f"the notebook's process ended early (exit code {finished.returncode}) in {where}"
+
+
+def _score_tests(outcome: Outcome, cells: list[dict], by_index: dict[int, dict]) -> None:
+    for index, cell in enumerate(cells):
+        if cell["kind"] != "test":
+            continue
+        gid = cell["grade_id"]
+        result = by_index.get(index)
+        if result is None:
+            outcome.tests[gid] = TestResult(gid, False, f"not graded: {outcome.reason or 'no result'}")
+            continue
+        if result.get("tampered"):
+            names = ", ".join(result["tampered"][:5])
+            outcome.tests[gid] = TestResult(
+                gid, False, f"your code changed the grader's tools during this test ({names})"
+            )
+            outcome.review.append(f"{gid}: changed {names} while being tested")
+            continue
+        if result.get("changed_before"):
+            names = ", ".join(result["changed_before"][:5])
+            outcome.review.append(
+                f"before {gid}: the notebook had changed {names} (put back before the test)"
+            )
+        error = result.get("error")
+        if error:
+            name, message, _ = error
+            first = message.strip().splitlines()[0] if message.strip() else ""
+            if name == "MemoryError" and outcome.status == "graded":
+                outcome.status, outcome.reason = "memory", f"{gid} ran out of memory"
+            outcome.tests[gid] = TestResult(gid, False, f"{name}: {first}"[:300])
+        else:
+            outcome.tests[gid] = TestResult(gid, bool(result.get("passed")), "")
+
+
+def apply_results(nb: Any, outcome: Outcome, by_index: dict[int, dict]) -> None:
+    """Write the judge's outputs into the notebook; test cells show the verdict, never the student's own."""
+    code_index = -1
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        result = by_index.get(code_index)
+        cell.outputs, cell.execution_count = [], code_index + 1
+        if result and result.get("output"):
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=result["output"]))
+        if is_test(cell):
+            verdict = outcome.tests.get(nbgrader_meta(cell).get("grade_id"))
+            if verdict is not None and not verdict.passed:
+                cell.outputs.append(
+                    nbformat.v4.new_output(
+                        "error", ename="NotPassed", evalue=verdict.message, traceback=[verdict.message]
+                    )
+                )
+        elif result and result.get("error"):
+            name, message, where = result["error"]
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "error", ename=name, evalue=message, traceback=[f"{name}: {message}", where]
+                )
+            )

@@ -1,0 +1,278 @@
+"""Run a student's code in a sandbox: a scratch folder, limits, and a kill that always works.
+
+What a sandboxed process gets, when the grader runs as root with bubblewrap
+(``bwrap``, Debian package ``bubblewrap``) installed:
+
+* its own mount namespace: the operating system, Python and the installed
+  ``course``/``autograder`` code read-only, ``COURSE_DATA_DIR`` read-only, a
+  private ``/tmp``, and one writable folder, the scratch copy of the
+  submission. The course directory (source notebooks, gradebook, other
+  students' work) is not there at all;
+* no network (a network namespace with only loopback), its own PID, IPC and
+  UTS namespaces, a new session (no terminal), a clean environment;
+* a user id of its own (not root, not the grader's), with limits on address
+  space, processes (fork bombs stop there), file size, open files and core
+  dumps;
+* a wall-clock limit for the whole run; at the limit the whole process tree is
+  killed with SIGKILL, which no code can ignore.
+
+Without bubblewrap or without root, :func:`isolation` says what is missing and
+the run falls back to the limits and the scratch folder alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+_PACKAGES = ("course", "autograder", "benchmarks")  # benchmarks/: the analogy questions
+# Sandboxed runs take user ids from this range, one per concurrent run, so that
+# the process limit of one run never counts another run's processes.
+_UID_BASE, _UID_SPAN = 62000, 2000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed run."""
+
+    wall_s: float = 300.0
+    memory_mb: int = 3072  # address space per process
+    processes: int = 64  # per run (its own user id)
+    file_mb: int = 64  # largest file it may write
+    open_files: int = 256
+
+
+@dataclass
+class Finished:
+    """How a sandboxed run ended."""
+
+    returncode: int
+    wall_s: float
+    timed_out: bool
+    stderr_tail: str
+
+    @property
+    def killed(self) -> bool:
+        return self.returncode < 0
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def isolation() -> str:
+    """One line saying what isolation this machine gives a sandboxed run."""
+    parts = []
+    parts.append("bubblewrap namespaces" if bwrap_path() else "no bubblewrap (apt-get install bubblewrap)")
+    parts.append("separate user ids" if os.geteuid() == 0 else "the grader's own user id (not root)")
+    return ", ".join(parts) + ", rlimits, wall-clock SIGKILL"
+
+
+def _slot_uid() -> int:
+    return _UID_BASE + (os.getpid() % _UID_SPAN)
+
+
+def _read_only_roots() -> list[str]:
+    """Folders the sandbox needs to see, read-only: Python and its packages."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.executable)}
+    paths.update(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    roots: list[str] = []
+    for p in sorted(paths, key=len):
+        p = os.path.realpath(p)
+        if os.path.isfile(p):
+            p = os.path.dirname(os.path.dirname(p))  # .../bin/python -> the prefix
+        if os.path.exists(p) and not any(p == r or p.startswith(r + os.sep) for r in roots):
+            roots.append(p)
+    return roots
+
+
+def _package_files() -> list[str]:
+    """The course's own code: every .py under course/ and autograder/, nothing else.
+
+    The autograder folder is also the default course root; its generated
+    folders and the gradebook stay out of the sandbox.
+    """
+    files = []
+    for pkg in _PACKAGES:
+        if not (REPO / pkg).is_dir():
+            continue
+        for path in sorted((REPO / pkg).rglob("*")):
+            rel = path.relative_to(REPO / pkg)
+            if path.is_file() and (path.suffix in {".py", ".txt"}) and not _generated(rel):
+                files.append(str(path))
+    return files
+
+
+def _generated(rel: Path) -> bool:
+    return rel.parts[0] in {
+        "release",
+        "submitted",
+        "autograded",
+        "feedback",
+        "source",
+        "exchange",
+        "outbound",
+    }
+
+
+def _parents(path: str) -> list[str]:
+    out = []
+    p = os.path.dirname(path)
+    while p not in ("/", ""):
+        out.append(p)
+        p = os.path.dirname(p)
+    return out[::-1]
+
+
+def bwrap_command(argv: Sequence[str], scratch: Path, env: dict[str, str], uid: int | None) -> list[str]:
+    """The bubblewrap command line that runs argv inside the sandbox."""
+    cmd = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session"]
+    cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = f"/{link}"
+        if os.path.islink(target):
+            cmd += ["--symlink", os.readlink(target), target]
+        elif os.path.isdir(target):
+            cmd += ["--ro-bind", target, target]
+    binds = _read_only_roots() + _package_files()
+    data = os.environ.get("COURSE_DATA_DIR")
+    if data and os.path.isdir(data):
+        binds.append(os.path.realpath(data))
+    made: set[str] = {"/usr", "/etc", "/tmp", "/proc", "/dev"}
+    for path in binds:
+        for parent in _parents(path):
+            if parent not in made and not parent.startswith(("/usr/", "/etc/")):
+                cmd += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
+        cmd += ["--ro-bind", path, path]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for parent in _parents(str(scratch)):
+        if parent not in made:
+            cmd += ["--perms", "0755", "--dir", parent]
+            made.add(parent)
+    cmd += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--clearenv"]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    if uid is not None:
+        cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    return cmd + list(argv)
+
+
+def environment(scratch: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment a sandboxed run sees: nothing of the grader's."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(scratch),
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(scratch / ".matplotlib"),
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+    if os.environ.get("COURSE_DATA_DIR"):
+        env["COURSE_DATA_DIR"] = os.path.realpath(os.environ["COURSE_DATA_DIR"])
+    env.update(extra or {})
+    return env
+
+
+def _limit(limits: Limits, drop_to: int | None) -> None:
+    """Runs in the child between fork and exec."""
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    os.setsid()
+    if drop_to is not None:  # without bubblewrap, drop to the run's own user here
+        os.setgroups([])
+        os.setgid(drop_to)
+        os.setuid(drop_to)
+
+
+def _prepare_scratch(scratch: Path, uid: int | None) -> None:
+    (scratch / ".matplotlib").mkdir(exist_ok=True)
+    try:  # the grader's font cache, so matplotlib does not rebuild it in every run
+        import matplotlib  # noqa: PLC0415
+
+        for cached in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
+            shutil.copy2(cached, scratch / ".matplotlib" / cached.name)
+    except Exception:
+        pass
+    if uid is not None:
+        for path in [scratch, *scratch.rglob("*")]:
+            os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def run(
+    argv: Sequence[str],
+    scratch: Path,
+    limits: Limits,
+    stdin: bytes = b"",
+    pass_fds: Sequence[int] = (),
+    env: dict[str, str] | None = None,
+    stdout_path: Path | None = None,
+) -> Finished:
+    """Run argv in the sandbox with scratch as its only writable folder."""
+    scratch = Path(scratch).resolve()
+    uid = _slot_uid() if os.geteuid() == 0 else None
+    _prepare_scratch(scratch, uid)
+    full_env = environment(scratch, env)
+    use_bwrap = bwrap_path() is not None
+    if use_bwrap:
+        command, drop_to, proc_env = (
+            bwrap_command(argv, scratch, full_env, uid),
+            None,
+            {"PATH": "/usr/bin:/bin"},
+        )
+    else:
+        command, drop_to, proc_env = list(argv), uid, full_env
+    # Output goes to a file: a flood of prints then hits the file-size limit
+    # instead of the grader's memory.
+    out_path = stdout_path or scratch.parent / f"{scratch.name}.out"
+    start = time.monotonic()
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=scratch,
+            env=proc_env,
+            pass_fds=tuple(pass_fds),
+            preexec_fn=lambda: _limit(limits, drop_to),
+        )
+        timed_out = False
+        try:
+            proc.communicate(stdin, timeout=limits.wall_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        except BrokenPipeError:
+            pass
+        finally:
+            _kill_tree(proc)
+            proc.wait()
+    tail = out_path.read_bytes()[-4000:].decode("utf-8", "replace") if out_path.exists() else ""
+    return Finished(proc.returncode, time.monotonic() - start, timed_out, tail)
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the run's whole session (its process group, set up by setsid)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,410 @@
+"""Adversarial submissions against the course's grader: each attack gains nothing.
+
+A small class takes chapter 1: an honest student, a student with one wrong
+answer, and one student per attack. Every attacking notebook carries the same
+wrong answer (Affine's bias gradient) and tries to turn it into points, break
+the run, or reach outside its sandbox. For every case: the honest parts are
+graded right, the wrong answer stays wrong, nobody else's grade changes, the
+gradebook passes its integrity check, and the batch completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import batch, collect, flow, grade_cli, ledger, report, sandbox
+from autograder.settings import REPO, config
+
+pytestmark = [
+    pytest.mark.heavy,
+    pytest.mark.skipif(sandbox.bwrap_path() is None, reason="needs bubblewrap (apt-get install bubblewrap)"),
+]
+
+CHAPTER = "ch01"
+SOURCE = sorted((REPO / "notebooks" / CHAPTER).glob("*.ipynb"))[0]
+RIGHT, WRONG = "self.grads[1][...] = dout2.sum(axis=0)", "self.grads[1][...] = dout2[0]"
+POINTS = {"sigmoid_tests": 5.0, "affine_tests": 10.0, "softmax_with_loss_tests": 10.0, "adam_tests": 10.0}
+WALL_S = 25.0
+SECRET = "grader-secret-4f1c"
+
+
+def _wrong() -> nbformat.NotebookNode:
+    text = SOURCE.read_text()
+    assert json.dumps(RIGHT)[1:-1] in text, "the wrong-answer edit no longer applies to chapter 1"
+    return nbformat.reads(text.replace(json.dumps(RIGHT)[1:-1], json.dumps(WRONG)[1:-1], 1), as_version=4)
+
+
+def _index(nb: nbformat.NotebookNode, grade_id: str) -> int:
+    return next(
+        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    )
+
+
+def _after(grade_id: str, code: str):
+    """An attack in a new cell of its own, after the cell with grade_id."""
+
+    def make() -> nbformat.NotebookNode:
+        nb = _wrong()
+        nb.cells.insert(_index(nb, grade_id) + 1, nbformat.v4.new_code_cell(code))
+        return nb
+
+    return make
+
+
+def _in_affine(code: str):
+    """An attack inside the (wrong) Affine.forward: it runs while the tests run."""
+
+    def make() -> nbformat.NotebookNode:
+        nb = _wrong()
+        cell = nb.cells[_index(nb, "affine")]
+        lines = "".join(f"        {line}\n" for line in code.strip().splitlines())
+        cell.source = cell.source.replace(
+            "        W, b = self.params\n        self.x = x\n",
+            lines + "        W, b = self.params\n        self.x = x\n",
+            1,
+        )
+        assert code.strip().splitlines()[0] in cell.source
+        return nb
+
+    return make
+
+
+def _edit_tests() -> nbformat.NotebookNode:
+    nb = _wrong()
+    nb.cells[_index(nb, "affine_tests")].source = "pass  # nothing to see"
+    del nb.cells[_index(nb, "softmax_with_loss_tests")]
+    return nb
+
+
+PATCH_HARNESS = """
+import numpy, numpy.testing, autograder.checks, course.gradcheck
+numpy.testing.assert_allclose = lambda *a, **k: None
+numpy.allclose = lambda *a, **k: True
+autograder.checks._close = lambda *a, **k: None
+autograder.checks.assert_gradients_ok = lambda *a, **k: None
+autograder.checks.assert_same_as_reference = lambda *a, **k: None
+course.gradcheck.rel_error = lambda *a, **k: 0.0
+import autograder.exercises.ch01 as ex
+ex.affine = lambda *a, **k: None
+"""
+PATCH_BUILTINS = """
+import builtins
+builtins.abs = lambda x: 0
+builtins.float = lambda *a: 0.0
+builtins.any = lambda *a: False
+builtins.all = lambda *a: True
+"""
+PATCH_CLASS = """
+import course.layers
+course.layers.Affine.backward = lambda self, dout: None
+"""
+PATCH_DURING = """
+import autograder.checks, autograder.exercises.ch01
+autograder.checks._close = lambda *a, **k: None
+autograder.exercises.ch01.assert_same_as_reference = lambda *a, **k: None
+"""
+IGNORE_SIGNALS = """
+import signal
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+while True:
+    try:
+        pass
+    except BaseException:
+        pass
+"""
+MEMORY_BOMB = """
+hoard = []
+try:
+    while True:
+        hoard.append(bytearray(256 * 1024 * 1024))
+finally:
+    del hoard
+"""
+FORK_BOMB = """
+import os, subprocess
+for _ in range(10000):
+    try:
+        os.fork()
+    except OSError:
+        break
+"""
+HUGE_OUTPUT = """
+import os, sys
+print("x" * 50_000_000)
+for _ in range(200_000):
+    print("y" * 100)
+os.write(1, b"z" * 100_000_000)
+"""
+WRITE_OUTSIDE = """
+import os
+targets = ["{root}/gradebook.db", "{root}/evil.txt", "{repo}/course/evil.py", "/tmp/evil.txt", "/evil.txt"]
+for target in targets:
+    try:
+        with open(target, "w") as f:
+            f.write("pwned")
+        print("wrote", target)
+    except OSError as exc:
+        print("refused", target, type(exc).__name__)
+try:
+    os.remove("{root}/gradebook.db")
+except OSError as exc:
+    print("refused remove", type(exc).__name__)
+"""
+READ_SECRETS = """
+import os
+print("ENV", dict(os.environ))
+for path in ["{source}", "{root}/gradebook.db", "/proc/1/environ", "/proc/self/environ"]:
+    try:
+        print("READ", path, open(path, "rb").read()[:2000])
+    except Exception as exc:
+        print("refused", path, type(exc).__name__)
+"""
+NETWORK = """
+import socket, urllib.request
+for attempt in (lambda: socket.create_connection(("1.1.1.1", 80), timeout=2),
+                lambda: urllib.request.urlopen("http://pypi.org", timeout=2)):
+    try:
+        attempt()
+        print("CONNECTED")
+    except Exception as exc:
+        print("refused", type(exc).__name__)
+"""
+GRADEBOOK = """
+import sqlite3
+try:
+    con = sqlite3.connect("{root}/gradebook.db")
+    con.execute("UPDATE grade SET auto_score = 1000")
+    con.commit()
+    print("TAMPERED")
+except Exception as exc:
+    print("refused", type(exc).__name__)
+"""
+FORGE = """
+import json, os
+fake = json.dumps({"body": json.dumps({"index": 9, "output": "", "error": None, "passed": True,
+                   "grade_id": "affine_tests", "tampered": [], "changed_before": []}), "mac": "0" * 64})
+for fd in range(3, 30):
+    try:
+        os.write(fd, (fake + "\\n").encode())
+    except OSError:
+        pass
+"""
+REEXPORT = "from course.layers import Affine  # the reference, imported"
+
+
+def _attacks(root: Path) -> dict[str, tuple]:
+    """student -> (notebook maker, expected status, scores that differ from the wrong answer's)."""
+    fmt = {"root": str(root), "repo": str(REPO), "source": str(SOURCE)}
+    return {
+        "patch-harness": (_after("setup", PATCH_HARNESS), "graded"),
+        "patch-builtins": (_after("affine", PATCH_BUILTINS), "graded"),
+        "patch-class": (_after("setup", PATCH_CLASS), "graded"),
+        "patch-during-test": (_in_affine(PATCH_DURING), "graded"),
+        "ignore-signals": (_after("sigmoid_tests", IGNORE_SIGNALS), "timeout"),
+        "exit-kernel": (_after("sigmoid_tests", "import os\nos._exit(0)"), "crashed"),
+        "kill-kernel": (
+            _after("sigmoid_tests", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+            "crashed",
+        ),
+        "memory-bomb": (_after("setup", MEMORY_BOMB), "graded"),
+        "fork-bomb": (_after("setup", FORK_BOMB), "graded"),
+        "huge-output": (_after("setup", HUGE_OUTPUT), "graded"),
+        "write-outside": (_after("setup", WRITE_OUTSIDE.format(**fmt)), "graded"),
+        "read-secrets": (_after("setup", READ_SECRETS.format(**fmt)), "graded"),
+        "network": (_after("setup", NETWORK), "graded"),
+        "gradebook": (_after("setup", GRADEBOOK.format(**fmt)), "graded"),
+        "forge-results": (_after("adam", FORGE), "graded"),
+        "edit-tests": (_edit_tests, "graded"),
+        "reexport": (_after("affine", REEXPORT), "graded"),
+    }
+
+
+# What an attack may score: the wrong answer's scores, less what a crash or timeout stops.
+STOPPED_AFTER_SIGMOID = {
+    "sigmoid_tests": 5.0,
+    "affine_tests": 0.0,
+    "softmax_with_loss_tests": 0.0,
+    "adam_tests": 0.0,
+}
+WRONG_SCORES = {**POINTS, "affine_tests": 0.0}
+
+
+def _scores(root: Path, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    cfg = config(root=root)
+    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+        nb = gb.find_submission(CHAPTER, student).notebooks[0]
+        return {g.name: float(g.score) for g in nb.grades if g.max_score and g.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    flow.release(CHAPTER, root)
+    name = SOURCE.name
+    honest = nbformat.read(SOURCE, as_version=4)
+    for student, nb in [("honest", honest), ("wrong", _wrong())]:
+        folder = root / "submitted" / student / CHAPTER
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / name)
+    settings = batch.Settings(workers=2, wall_s=WALL_S)
+    first = batch.grade_class(root, CHAPTER, None, settings)
+    before = {s: _scores(root, s) for s in ("honest", "wrong")}
+
+    attacks = _attacks(root)
+    for student, (make, _) in attacks.items():
+        folder = root / "submitted" / student / CHAPTER
+        folder.mkdir(parents=True)
+        nbformat.write(make(), folder / name)
+    odd = root / "submitted"
+    (odd / "invalid-json" / CHAPTER).mkdir(parents=True)
+    (odd / "invalid-json" / CHAPTER / name).write_text('{"cells": [ this is not json')
+    (odd / "renamed" / CHAPTER).mkdir(parents=True)
+    nbformat.write(honest, odd / "renamed" / CHAPTER / "my copy of chapter 1.ipynb")
+
+    os.environ["COURSE_GRADER_SECRET"] = SECRET
+    try:
+        second = batch.grade_class(root, CHAPTER, None, settings)
+    finally:
+        del os.environ["COURSE_GRADER_SECRET"]
+    return root, first, second, before, attacks
+
+
+def _row(root: Path, student: str) -> dict:
+    return next(r for r in ledger.rows(root, CHAPTER) if r["student"] == student and r["notebook"] != "*")
+
+
+def test_the_honest_and_the_wrong_student_are_graded_right(graded_class):
+    _, first, _, before, _ = graded_class
+    assert not first.errors
+    assert before["honest"] == POINTS
+    assert before["wrong"] == WRONG_SCORES
+
+
+@pytest.mark.parametrize("student", list(_attacks(Path("/x"))))
+def test_each_attack_gains_nothing(graded_class, student):
+    root, _, _, _, attacks = graded_class
+    expected_status = attacks[student][1]
+    scores, row = _scores(root, student), _row(root, student)
+    assert row["status"] == expected_status, row
+    expected = STOPPED_AFTER_SIGMOID if expected_status in {"timeout", "crashed"} else WRONG_SCORES
+    assert scores == expected, (row, scores)
+    assert row["finished"], row
+
+
+def test_attacks_are_flagged_with_a_reason(graded_class):
+    root = graded_class[0]
+    flagged = {r["student"]: report.needs_review(r) for r in ledger.rows(root, CHAPTER)}
+    quiet = {"write-outside", "read-secrets", "gradebook", "reexport", "huge-output"}  # nothing to see
+    for student in set(_attacks(root)) - quiet:
+        assert flagged[student], f"{student} should be listed for a human look"
+    assert "limit" in flagged["ignore-signals"]
+    assert "imitates" in flagged["forge-results"]
+    assert "network access" in flagged["network"] and "starting processes" in flagged["fork-bomb"]
+    assert "Affine" in flagged["patch-class"] and "memory" in flagged["memory-bomb"]
+    assert "edited" in flagged["edit-tests"] and "deleted" in flagged["edit-tests"]
+    assert not flagged["honest"] and not flagged["wrong"]
+
+
+def test_no_other_grade_changes_and_the_gradebook_is_consistent(graded_class):
+    root, _, second, before, _ = graded_class
+    assert not second.errors, second.errors
+    assert set(second.skipped) == {"honest", "wrong"}
+    assert {s: _scores(root, s) for s in before} == before
+    assert batch.check(root, CHAPTER) == []
+    with sqlite3.connect(root / "gradebook.db") as con:
+        assert con.execute("SELECT max(auto_score) FROM grade").fetchone()[0] <= 10
+
+
+def test_nothing_was_written_outside_the_sandbox(graded_class):
+    root = graded_class[0]
+    assert not (root / "evil.txt").exists()
+    assert not (REPO / "course" / "evil.py").exists()
+    assert (root / "gradebook.db").exists()
+
+
+def test_secrets_and_sources_stay_out_of_reach(graded_class):
+    root = graded_class[0]
+    text = _printed(root, "read-secrets")
+    assert SECRET not in text and "READ " not in text
+    for path in [SOURCE, root / "gradebook.db", "/proc/1/environ", "/proc/self/environ"]:
+        assert f"refused {path}" in text
+    net = _printed(root, "network")
+    assert "CONNECTED" not in net and net.count("refused") == 2
+
+
+def _printed(root: Path, student: str) -> str:
+    """Everything the graded notebook printed (outputs only, not its code)."""
+    nb = nbformat.read(root / "autograded" / student / CHAPTER / SOURCE.name, as_version=4)
+    return "\n".join(
+        o.get("text", "") + o.get("evalue", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+
+
+def test_huge_output_is_capped(graded_class):
+    root = graded_class[0]
+    path = root / "autograded" / "huge-output" / CHAPTER / SOURCE.name
+    assert path.stat().st_size < 2_000_000
+    assert "not kept" in path.read_text()
+
+
+def test_invalid_and_renamed_notebooks_get_clear_outcomes(graded_class):
+    root = graded_class[0]
+    invalid = _row(root, "invalid-json")
+    assert invalid["status"] == "invalid" and "not a valid notebook" in invalid["reason"]
+    assert _scores(root, "invalid-json") == dict.fromkeys(POINTS, 0.0)
+    assert (root / "submitted" / "invalid-json" / CHAPTER / (SOURCE.name + ".invalid")).exists()
+    renamed = _row(root, "renamed")
+    assert renamed["status"] == "graded" and "my copy of chapter 1.ipynb" in " ".join(renamed["review"])
+    assert _scores(root, "renamed") == POINTS
+
+
+def test_grading_resumes_without_regrading(graded_class):
+    root = graded_class[0]
+    again = batch.grade_class(root, CHAPTER, None, batch.Settings(workers=1, wall_s=WALL_S))
+    assert (
+        not again.graded
+        and not again.errors
+        and len(again.skipped) == len(batch.submitted_students(root, CHAPTER))
+    )
+
+
+def test_report_and_cli(graded_class, tmp_path, capsys):
+    root = graded_class[0]
+    assert grade_cli.main(["--root", str(root), "report", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "affine_tests" in page and "ignore-signals" in page and "Needs a human look" in page
+    lines = (tmp_path / "report.csv").read_text().splitlines()
+    assert lines[0].startswith("assignment,student,notebook,status")
+    assert grade_cli.main(["--root", str(root), "check", CHAPTER]) == 0
+    assert grade_cli.main(["--root", str(root), "export", "--to", str(tmp_path / "grades.csv")]) == 0
+    assert "honest" in (tmp_path / "grades.csv").read_text()
+
+
+def test_collect_from_an_lms_zip(tmp_path):
+    import zipfile
+
+    root = tmp_path / "course"
+    flow.release(CHAPTER, root)
+    archive = tmp_path / "lms.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"Jane Doe_1234_assignsubmission_file_/{SOURCE.name}", SOURCE.read_text())
+        zf.writestr(f"smithj_55_66_{SOURCE.name}", SOURCE.read_text())
+        zf.writestr("../../escape.ipynb", "{}")
+        zf.writestr("readme.txt", "not a notebook")
+    placed, skipped = collect.from_zip(root, CHAPTER, archive)
+    assert placed == {"Jane_Doe": [SOURCE.name], "smithj": [SOURCE.name], "": []} or placed == {
+        "Jane_Doe": [SOURCE.name],
+        "smithj": [SOURCE.name],
+    }
+    assert len(skipped) == 1 and "escape.ipynb" in skipped[0], skipped
+    assert (root / "submitted" / "Jane_Doe" / CHAPTER / SOURCE.name).exists()
+    assert not (tmp_path / "escape.ipynb").exists()
