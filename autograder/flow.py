@@ -58,6 +58,19 @@ def release(assignment: str, root: Path | None = None) -> Path:
     return root / "release" / assignment
 
 
+def release_to_exchange(assignment: str, root: Path | None, exchange: Path) -> None:
+    """nbgrader release_assignment: put the released version where students fetch it."""
+    from nbgrader.apps import NbGraderAPI  # noqa: PLC0415
+    from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
+
+    Path(exchange).mkdir(parents=True, exist_ok=True)
+    cfg = config(root=Path(root or HERE))
+    cfg.Exchange.root = str(Path(exchange).resolve())
+    with grading_env():
+        result = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg).release_assignment(assignment)
+    _raise_unless(result, f"Releasing {assignment} to {exchange}")
+
+
 def submit(root: Path, student: str, assignment: str, notebooks: list[Path]) -> Path:
     """Place a student's notebooks where nbgrader's autograde looks for them."""
     target = Path(root) / "submitted" / student / assignment

@@ -25,6 +25,9 @@ def _release(args: argparse.Namespace) -> int:
     for assignment in args.assignment:
         path = flow.release(assignment, args.root)
         print(f"released {assignment}: {path}")
+        if args.exchange:
+            flow.release_to_exchange(assignment, args.root, Path(args.exchange))
+            print(f"  and put in the exchange {args.exchange} for students to fetch")
     return 0
 
 
@@ -107,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("release", help="make the student version of assignments (ch01 ...)")
     p.add_argument("assignment", nargs="+")
+    p.add_argument("--exchange", help="also release to this nbgrader exchange folder")
     p.set_defaults(func=_release)
 
     p = sub.add_parser("collect", help="bring submissions into submitted/")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -34,6 +33,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits
+    resource = None  # type: ignore[assignment]
 
 REPO = Path(__file__).resolve().parents[1]
 _PACKAGES = ("course", "autograder", "benchmarks")  # benchmarks/: the analogy questions
@@ -71,12 +75,18 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def _can_switch_user() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and (bwrap_path() is None or shutil.which("setpriv"))
+
+
 def isolation() -> str:
     """One line saying what isolation this machine gives a sandboxed run."""
-    parts = []
-    parts.append("bubblewrap namespaces" if bwrap_path() else "no bubblewrap (apt-get install bubblewrap)")
-    parts.append("separate user ids" if os.geteuid() == 0 else "the grader's own user id (not root)")
-    return ", ".join(parts) + ", rlimits, wall-clock SIGKILL"
+    parts = ["bubblewrap namespaces" if bwrap_path() else "no bubblewrap (apt-get install bubblewrap)"]
+    parts.append(
+        "separate user ids" if _can_switch_user() else "the grader's own user id (grade as root for more)"
+    )
+    parts.append("rlimits" if resource is not None else "no rlimits on this system")
+    return ", ".join(parts) + ", wall-clock kill"
 
 
 def _slot_uid() -> int:
@@ -194,11 +204,17 @@ def environment(scratch: Path, extra: dict[str, str] | None = None) -> dict[str,
 def _limit(limits: Limits, drop_to: int | None) -> None:
     """Runs in the child between fork and exec."""
     mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    wanted = [
+        ("RLIMIT_AS", limits.memory_mb * mb),
+        ("RLIMIT_FSIZE", limits.file_mb * mb),
+        ("RLIMIT_NOFILE", limits.open_files),
+        ("RLIMIT_CORE", 0),
+        ("RLIMIT_NPROC", limits.processes),
+    ]
+    for name, value in wanted if resource is not None else []:
+        # Some systems (macOS) refuse some limits: keep the others.
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            resource.setrlimit(getattr(resource, name), (value, value))
     os.setsid()
     if drop_to is not None:  # without bubblewrap, drop to the run's own user here
         os.setgroups([])
@@ -231,7 +247,7 @@ def run(
 ) -> Finished:
     """Run argv in the sandbox with scratch as its only writable folder."""
     scratch = Path(scratch).resolve()
-    uid = _slot_uid() if os.geteuid() == 0 else None
+    uid = _slot_uid() if _can_switch_user() else None
     _prepare_scratch(scratch, uid)
     full_env = environment(scratch, env)
     use_bwrap = bwrap_path() is not None

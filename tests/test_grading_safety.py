@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -408,3 +414,63 @@ def test_collect_from_an_lms_zip(tmp_path):
     assert len(skipped) == 1 and "escape.ipynb" in skipped[0], skipped
     assert (root / "submitted" / "Jane_Doe" / CHAPTER / SOURCE.name).exists()
     assert not (tmp_path / "escape.ipynb").exists()
+
+
+def test_release_submit_and_collect_through_the_exchange(tmp_path):
+    import subprocess
+    import sys
+
+    root, exchange = tmp_path / "course", tmp_path / "exchange"
+    assert grade_cli.main(["--root", str(root), "release", CHAPTER, "--exchange", str(exchange)]) == 0
+    home = tmp_path / "alice"
+    (home / CHAPTER).mkdir(parents=True)
+    nbformat.write(nbformat.read(SOURCE, as_version=4), home / CHAPTER / SOURCE.name)
+    env = {**os.environ, "HOME": str(home)}
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    course = ["--Exchange.root=" + str(exchange), "--CourseDirectory.course_id=nlp-from-scratch"]
+    done = subprocess.run(
+        [*nbgrader, "submit", CHAPTER, *course], cwd=home, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert grade_cli.main(["--root", str(root), "collect", CHAPTER, "--exchange", str(exchange)]) == 0
+    student = pwd.getpwuid(os.getuid()).pw_name  # nbgrader submits under the login name
+    assert (root / "submitted" / student / CHAPTER / SOURCE.name).exists()
+
+
+def test_an_interrupted_batch_resumes_and_grades_each_student_once(tmp_path):
+
+    root = tmp_path / "course"
+    flow.release(CHAPTER, root)
+    students = [f"s{i}" for i in range(4)]
+    for student in students:
+        flow.submit(root, student, CHAPTER, [SOURCE])
+    command = [
+        sys.executable,
+        "-m",
+        "autograder.grade_cli",
+        "--root",
+        str(root),
+        "grade",
+        CHAPTER,
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while not ledger.finished(root, CHAPTER) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the grader's machine goes down mid-batch
+    proc.wait()
+    interrupted = ledger.finished(root, CHAPTER)
+    assert 1 <= len(interrupted) < len(students)
+
+    resumed = batch.grade_class(root, CHAPTER, None, batch.Settings(workers=2, wall_s=WALL_S))
+    assert set(resumed.skipped) == interrupted and not resumed.errors
+    assert set(resumed.graded) == set(students) - interrupted
+    assert batch.check(root, CHAPTER) == []
+    with sqlite3.connect(root / "gradebook.db") as con:
+        rows = con.execute("SELECT count(*) FROM submitted_assignment").fetchone()[0]
+    assert rows == len(students)
+    assert all(_scores(root, s) == POINTS for s in students)
