@@ -396,8 +396,6 @@ def test_report_and_cli(graded_class, tmp_path, capsys):
 
 
 def test_collect_from_an_lms_zip(tmp_path):
-    import zipfile
-
     root = tmp_path / "course"
     flow.release(CHAPTER, root)
     archive = tmp_path / "lms.zip"
