@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,13 +160,24 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "unknown error"
 
 
+def _quiet() -> None:
+    """nbgrader 0.9 makes SQLAlchemy warn inside its own gradebook code; the warning is harmless."""
+    try:
+        from sqlalchemy.exc import SAWarning  # noqa: PLC0415
+    except ImportError:
+        return
+    warnings.filterwarnings("ignore", category=SAWarning)
+
+
 def _worker_init() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _quiet()
 
 
 def grade_class(root: Path, assignment: str, students: list[str] | None, settings: Settings) -> Summary:
     """Grade every (or the named) submission of an assignment; resume unless settings.force."""
     root = Path(root).resolve()
+    _quiet()
     if not (root / "gradebook.db").exists():
         raise FileNotFoundError(f"No gradebook in {root}: run `course-grade release {assignment}` first.")
     expected_notebooks(root, assignment)  # fails early, with advice, when not released

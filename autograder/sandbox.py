@@ -108,19 +108,17 @@ def _read_only_roots() -> list[str]:
 
 
 def _package_files() -> list[str]:
-    """The course's own code: every .py under course/ and autograder/, nothing else.
+    """The course's own code: the .py and .txt files of course/, autograder/ and benchmarks/.
 
     The autograder folder is also the default course root; its generated
-    folders and the gradebook stay out of the sandbox.
+    folders (submissions, the gradebook) stay out of the sandbox.
     """
     files = []
     for pkg in _PACKAGES:
-        if not (REPO / pkg).is_dir():
-            continue
-        for path in sorted((REPO / pkg).rglob("*")):
-            rel = path.relative_to(REPO / pkg)
-            if path.is_file() and (path.suffix in {".py", ".txt"}) and not _generated(rel):
-                files.append(str(path))
+        for folder, dirs, names in os.walk(REPO / pkg):
+            here = Path(folder)
+            dirs[:] = sorted(d for d in dirs if not _generated((here / d).relative_to(REPO / pkg)))
+            files += [str(here / n) for n in sorted(names) if n.endswith((".py", ".txt"))]
     return files
 
 
