@@ -175,17 +175,23 @@ def run_judge(nb: Any, trusted: set[str], limits: sandbox.Limits) -> tuple[Outco
     if not done:
         outcome.status, outcome.reason = _why_stopped(finished, cells, results, limits)
     _score_tests(outcome, cells, by_index)
-    _note_attempts(outcome, by_index)
+    _note_attempts(outcome, by_index, limits)
     return outcome, by_index
 
 
-def _note_attempts(outcome: Outcome, by_index: dict[int, dict]) -> None:
+def _note_attempts(outcome: Outcome, by_index: dict[int, dict], limits: sandbox.Limits) -> None:
     """What the sandbox refused, and cells that ran out of memory: worth a human look."""
+    for index, result in sorted(by_index.items()):
+        if result.get("changed"):
+            names = ", ".join(result["changed"][:5])
+            outcome.review.append(f"cell {index + 1} changed {names} (put back before the next cell)")
+    if any(r.get("forged") for r in by_index.values()):
+        outcome.review.append("a cell interfered with the judge's record of it")
     refused = sorted({what for r in by_index.values() for what in r.get("refused", [])})
     if refused:
         outcome.review.append("the notebook tried " + ", ".join(refused) + " (refused)")
     if any((r.get("error") or [""])[0] == "MemoryError" for r in by_index.values()):
-        outcome.review.append("a cell ran out of memory")
+        outcome.review.append(f"a cell ran out of memory (limit {limits.memory_mb} MB per process)")
 
 
 def _why_stopped(
@@ -218,11 +224,6 @@ def _score_tests(outcome: Outcome, cells: list[dict], by_index: dict[int, dict])
             )
             outcome.review.append(f"{gid}: changed {names} while being tested")
             continue
-        if result.get("changed_before"):
-            names = ", ".join(result["changed_before"][:5])
-            outcome.review.append(
-                f"before {gid}: the notebook had changed {names} (put back before the test)"
-            )
         error = result.get("error")
         if error:
             name, message, _ = error

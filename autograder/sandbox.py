@@ -23,6 +23,7 @@ the run falls back to the limits and the scratch folder alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -71,12 +72,32 @@ class Finished:
         return self.returncode < 0
 
 
+@functools.cache
 def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
+    """bubblewrap, if installed and able to make namespaces here (containers may forbid it)."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    probe = [path, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent", "true"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return path if ok else None
 
 
 def _can_switch_user() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0 and (bwrap_path() is None or shutil.which("setpriv"))
+    """Inside bubblewrap, as root, a run drops to a user id of its own (setpriv, util-linux).
+
+    Without bubblewrap the run keeps the grader's user id: Python itself may live
+    where another user cannot read (a pyenv under /root, say).
+    """
+    return (
+        hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and bwrap_path() is not None
+        and bool(shutil.which("setpriv"))
+    )
 
 
 def isolation() -> str:
@@ -199,7 +220,7 @@ def environment(scratch: Path, extra: dict[str, str] | None = None) -> dict[str,
     return env
 
 
-def _limit(limits: Limits, drop_to: int | None) -> None:
+def _limit(limits: Limits) -> None:
     """Runs in the child between fork and exec."""
     mb = 1024 * 1024
     wanted = [
@@ -214,10 +235,6 @@ def _limit(limits: Limits, drop_to: int | None) -> None:
         with contextlib.suppress(AttributeError, ValueError, OSError):
             resource.setrlimit(getattr(resource, name), (value, value))
     os.setsid()
-    if drop_to is not None:  # without bubblewrap, drop to the run's own user here
-        os.setgroups([])
-        os.setgid(drop_to)
-        os.setuid(drop_to)
 
 
 def _prepare_scratch(scratch: Path, uid: int | None) -> None:
@@ -248,15 +265,10 @@ def run(
     uid = _slot_uid() if _can_switch_user() else None
     _prepare_scratch(scratch, uid)
     full_env = environment(scratch, env)
-    use_bwrap = bwrap_path() is not None
-    if use_bwrap:
-        command, drop_to, proc_env = (
-            bwrap_command(argv, scratch, full_env, uid),
-            None,
-            {"PATH": "/usr/bin:/bin"},
-        )
+    if bwrap_path() is not None:
+        command, proc_env = bwrap_command(argv, scratch, full_env, uid), {"PATH": "/usr/bin:/bin"}
     else:
-        command, drop_to, proc_env = list(argv), uid, full_env
+        command, proc_env = list(argv), full_env
     # Output goes to a file: a flood of prints then hits the file-size limit
     # instead of the grader's memory.
     out_path = stdout_path or scratch.parent / f"{scratch.name}.out"
@@ -270,7 +282,7 @@ def run(
             cwd=scratch,
             env=proc_env,
             pass_fds=tuple(pass_fds),
-            preexec_fn=lambda: _limit(limits, drop_to),
+            preexec_fn=lambda: _limit(limits),
         )
         timed_out = False
         try:

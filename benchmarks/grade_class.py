@@ -55,8 +55,11 @@ except OSError as e:
     print(e)
 """
 LOOP = """import signal
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
+try:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+except ValueError:
+    pass
 while True:
     pass
 """

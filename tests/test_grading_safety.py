@@ -29,7 +29,10 @@ from autograder.settings import REPO, config
 
 pytestmark = [
     pytest.mark.heavy,
-    pytest.mark.skipif(sandbox.bwrap_path() is None, reason="needs bubblewrap (apt-get install bubblewrap)"),
+    pytest.mark.skipif(
+        sandbox.bwrap_path() is None,
+        reason="needs bubblewrap that can make namespaces here (apt-get install bubblewrap)",
+    ),
 ]
 
 CHAPTER = "ch01"
@@ -118,7 +121,10 @@ autograder.exercises.ch01.assert_same_as_reference = lambda *a, **k: None
 IGNORE_SIGNALS = """
 import signal
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGHUP):
-    signal.signal(s, signal.SIG_IGN)
+    try:
+        signal.signal(s, signal.SIG_IGN)
+    except ValueError:  # the grader runs cells off the main thread
+        pass
 while True:
     try:
         pass
@@ -202,7 +208,38 @@ for fd in range(3, 30):
     except OSError:
         pass
 """
+FRAME_WALK = """
+import sys
+frame, found = sys._getframe(), []
+while frame is not None:
+    wanted = ("enforce", "restore", "report", "token", "job", "hook", "graveyard")
+    found += [k for k in frame.f_locals if k in wanted]
+    frame = frame.f_back
+print("FOUND", found)
+"""
+# Inside the (wrong) Affine.forward: forge the runner's record of the test cell and wake the judge early.
+FORGE_RECORD = """
+import sys
+frame = sys._getframe()
+while frame is not None and "sentinel" not in frame.f_locals:
+    frame = frame.f_back
+if frame is not None:
+    seen = frame.f_locals
+    seen["box"].append((seen["sentinel"], False, [""], None))
+    seen["done"].release()
+"""
 REEXPORT = "from course.layers import Affine  # the reference, imported"
+# A right answer that makes NumPy warn (and writes to stderr) keeps its points.
+WARNS = """
+import sys, warnings
+_sigmoid_forward = Sigmoid.forward
+def noisy_forward(self, x):
+    np.exp(np.array([1000.0]))  # RuntimeWarning: overflow
+    warnings.warn("a warning from the student's code", RuntimeWarning)
+    print("a note on stderr", file=sys.stderr)
+    return _sigmoid_forward(self, x)
+Sigmoid.forward = noisy_forward
+"""
 
 
 def _attacks(root: Path) -> dict[str, tuple]:
@@ -229,6 +266,9 @@ def _attacks(root: Path) -> dict[str, tuple]:
         "forge-results": (_after("adam", FORGE), "graded"),
         "edit-tests": (_edit_tests, "graded"),
         "reexport": (_after("affine", REEXPORT), "graded"),
+        "warns": (_after("sigmoid", WARNS), "graded"),
+        "frame-walk": (_after("setup", FRAME_WALK), "graded"),
+        "forge-record": (_in_affine(FORGE_RECORD), "graded"),
     }
 
 
@@ -309,13 +349,15 @@ def test_each_attack_gains_nothing(graded_class, student):
 def test_attacks_are_flagged_with_a_reason(graded_class):
     root = graded_class[0]
     flagged = {r["student"]: report.needs_review(r) for r in ledger.rows(root, CHAPTER)}
-    quiet = {"write-outside", "read-secrets", "gradebook", "reexport", "huge-output"}  # nothing to see
+    # Attacks the sandbox stops without anything to show (the refusals are in their outputs).
+    quiet = {"write-outside", "read-secrets", "gradebook", "reexport", "huge-output", "warns", "frame-walk"}
     for student in set(_attacks(root)) - quiet:
         assert flagged[student], f"{student} should be listed for a human look"
     assert "limit" in flagged["ignore-signals"]
     assert "imitates" in flagged["forge-results"]
     assert "network access" in flagged["network"] and "starting processes" in flagged["fork-bomb"]
     assert "Affine" in flagged["patch-class"] and "memory" in flagged["memory-bomb"]
+    assert "interfered" in flagged["forge-record"]
     assert "edited" in flagged["edit-tests"] and "deleted" in flagged["edit-tests"]
     assert not flagged["honest"] and not flagged["wrong"]
 
@@ -353,6 +395,10 @@ def _printed(root: Path, student: str) -> str:
     return "\n".join(
         o.get("text", "") + o.get("evalue", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
+
+
+def test_the_judges_state_is_out_of_reach_of_a_cell(graded_class):
+    assert "FOUND []" in _printed(graded_class[0], "frame-walk")
 
 
 def test_huge_output_is_capped(graded_class):
@@ -471,4 +517,16 @@ def test_an_interrupted_batch_resumes_and_grades_each_student_once(tmp_path):
     with sqlite3.connect(root / "gradebook.db") as con:
         rows = con.execute("SELECT count(*) FROM submitted_assignment").fetchone()[0]
     assert rows == len(students)
+    assert all(_scores(root, s) == POINTS for s in students)
+
+
+def test_many_workers_share_the_gradebook(tmp_path):
+    root = tmp_path / "course"
+    flow.release(CHAPTER, root)
+    students = [f"p{i:02d}" for i in range(10)]
+    for student in students:
+        flow.submit(root, student, CHAPTER, [SOURCE])
+    summary = batch.grade_class(root, CHAPTER, None, batch.Settings(workers=10, wall_s=120))
+    assert not summary.errors and sorted(summary.graded) == students
+    assert batch.check(root, CHAPTER) == []
     assert all(_scores(root, s) == POINTS for s in students)
