@@ -142,6 +142,9 @@ def grade_one(root: Path, assignment: str, student: str, settings: Settings) -> 
         return reason
     for notebook, note in notes.items():
         _merge(root, assignment, student, notebook, note)
+    broken = [r for r in ledger.rows(root, assignment) if r["student"] == student and r["status"] == "error"]
+    if broken:  # the grader failed, not the student: leave it unfinished, to be graded again
+        return f"{broken[0]['notebook']}: {broken[0]['reason']}"
     ledger.finish(root, assignment, student, flow.scores(root, assignment, student))
     return ""
 

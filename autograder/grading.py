@@ -123,9 +123,12 @@ def job_cells(nb: Any, trusted: set[str]) -> list[dict]:
     return cells
 
 
-def _read_report(path: Path, token: bytes) -> tuple[list[dict], bool, list[str]]:
-    """Signed results in order; anything unsigned or out of order is flagged, never trusted."""
-    results, done, problems, seen = [], False, [], set()
+def _read_report(path: Path, token: bytes) -> tuple[list[dict], str, list[str]]:
+    """Signed results in order, and how far the judge got ('', 'ready' or 'done').
+
+    Anything unsigned or out of order is flagged, never trusted.
+    """
+    results, stage, problems, seen = [], "", [], set()
     for line in path.read_text("utf-8", "replace").splitlines():
         try:
             record = json.loads(line)
@@ -137,15 +140,15 @@ def _read_report(path: Path, token: bytes) -> tuple[list[dict], bool, list[str]]
             problems.append("the notebook wrote something that imitates the grader's results")
             continue
         item = json.loads(body)
-        if item.get("done"):
-            done = True
+        if item.get("ready") or item.get("done"):
+            stage = "done" if item.get("done") else "ready"
             continue
         if item["index"] in seen or (results and item["index"] < results[-1]["index"]):
             problems.append("results arrived twice or out of order")
             continue
         seen.add(item["index"])
         results.append(item)
-    return results, done, sorted(set(problems))
+    return results, stage, sorted(set(problems))
 
 
 def run_judge(nb: Any, trusted: set[str], limits: sandbox.Limits) -> tuple[Outcome, dict[int, dict]]:
@@ -169,10 +172,13 @@ def run_judge(nb: Any, trusted: set[str], limits: sandbox.Limits) -> tuple[Outco
             )
         finally:
             os.close(fd)
-        results, done, problems = _read_report(report_path, token)
+        results, stage, problems = _read_report(report_path, token)
     by_index = {r["index"]: r for r in results}
     outcome = Outcome(wall_s=finished.wall_s, review=list(problems))
-    if not done:
+    if not stage:  # the grader itself did not start: not the notebook's doing
+        outcome.status = "error"
+        outcome.reason = "the grader could not start the notebook: " + _last_lines(finished.stderr_tail)
+    elif stage != "done":
         outcome.status, outcome.reason = _why_stopped(finished, cells, results, limits)
     _score_tests(outcome, cells, by_index)
     _note_attempts(outcome, by_index, limits)
@@ -192,6 +198,11 @@ def _note_attempts(outcome: Outcome, by_index: dict[int, dict], limits: sandbox.
         outcome.review.append("the notebook tried " + ", ".join(refused) + " (refused)")
     if any((r.get("error") or [""])[0] == "MemoryError" for r in by_index.values()):
         outcome.review.append(f"a cell ran out of memory (limit {limits.memory_mb} MB per process)")
+
+
+def _last_lines(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return " | ".join(lines[-3:])[:400] or "no message"
 
 
 def _why_stopped(

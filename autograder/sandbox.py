@@ -168,6 +168,8 @@ def bwrap_command(argv: Sequence[str], scratch: Path, env: dict[str, str], uid: 
     """The bubblewrap command line that runs argv inside the sandbox."""
     cmd = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session"]
     cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    # /proc, /dev and a private /tmp first: binds below may live under /tmp (a checkout there).
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for link in ("bin", "lib", "lib64", "sbin"):
         target = f"/{link}"
@@ -186,7 +188,6 @@ def bwrap_command(argv: Sequence[str], scratch: Path, env: dict[str, str], uid: 
                 cmd += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         cmd += ["--ro-bind", path, path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for parent in _parents(str(scratch)):
         if parent not in made:
             cmd += ["--perms", "0755", "--dir", parent]

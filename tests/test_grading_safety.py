@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, collect, flow, grade_cli, ledger, report, sandbox
+from autograder import batch, collect, flow, grade_cli, grading, ledger, report, sandbox
 from autograder.settings import REPO, config
 
 pytestmark = [
@@ -530,3 +530,10 @@ def test_many_workers_share_the_gradebook(tmp_path):
     assert not summary.errors and sorted(summary.graded) == students
     assert batch.check(root, CHAPTER) == []
     assert all(_scores(root, s) == POINTS for s in students)
+
+
+def test_a_grader_that_cannot_start_is_an_error_not_a_zero(monkeypatch):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    outcome, _ = grading.run_judge(nb, set(), sandbox.Limits(wall_s=30))
+    assert outcome.status == "error" and "could not start" in outcome.reason, outcome
