@@ -62,6 +62,9 @@ def expected_notebooks(root: Path, assignment: str) -> dict[str, set[str]]:
     return out
 
 
+NOTES = "grading-notes.json"
+
+
 def normalize(root: Path, assignment: str, student: str) -> dict[str, dict]:
     """Make a submission gradable; return notebook -> the outcome to record for what was changed.
 
@@ -69,10 +72,14 @@ def normalize(root: Path, assignment: str, student: str) -> dict[str, dict]:
       graded as the untouched release (zero), flagged;
     * a notebook saved under another name is recognised by its cells and
       renamed back, flagged for review.
+
+    What was changed is kept in ``NOTES`` beside the notebooks, so grading the
+    submission again still reports it.
     """
     folder = Path(root) / "submitted" / student / assignment
     expected = expected_notebooks(root, assignment)
-    notes: dict[str, dict] = {}
+    kept = folder / NOTES
+    notes: dict[str, dict] = json.loads(kept.read_text()) if kept.exists() else {}
     for path in sorted(folder.glob("*.ipynb")):
         try:
             nb = nbformat.read(path, as_version=4)
@@ -95,6 +102,7 @@ def normalize(root: Path, assignment: str, student: str) -> dict[str, dict]:
         if ids & expected[best] and not (folder / f"{best}.ipynb").exists():
             path.rename(folder / f"{best}.ipynb")
             notes[best] = {"review": [f"submitted as {path.name}; graded as {best}.ipynb"]}
+    kept.write_text(json.dumps(notes, indent=1))
     for name in expected:
         if not (folder / f"{name}.ipynb").exists() and name not in notes:
             notes[name] = {"status": "missing", "reason": f"{name}.ipynb was not submitted"}

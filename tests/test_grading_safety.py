@@ -419,6 +419,16 @@ def test_invalid_and_renamed_notebooks_get_clear_outcomes(graded_class):
     assert _scores(root, "renamed") == POINTS
 
 
+def test_grading_again_keeps_what_collecting_changed(graded_class):
+    root = graded_class[0]
+    again = batch.grade_class(
+        root, CHAPTER, ["renamed", "invalid-json"], batch.Settings(workers=1, force=True)
+    )
+    assert sorted(again.graded) == ["invalid-json", "renamed"]
+    assert _row(root, "invalid-json")["status"] == "invalid"
+    assert "my copy of chapter 1.ipynb" in " ".join(_row(root, "renamed")["review"])
+
+
 def test_grading_resumes_without_regrading(graded_class):
     root = graded_class[0]
     again = batch.grade_class(root, CHAPTER, None, batch.Settings(workers=1, wall_s=WALL_S))
