@@ -208,7 +208,7 @@ def _last_lines(text: str) -> str:
 def _why_stopped(
     finished: sandbox.Finished, cells: list, results: list, limits: sandbox.Limits
 ) -> tuple[str, str]:
-    where = f"cell {len(results) + 1} of {len(cells)}"
+    where = f"code cell {len(results) + 1} of {len(cells)}"
     if finished.timed_out:
         return "timeout", f"the notebook ran past its {limits.wall_s:g} s limit (stopped in {where})"
     if "MemoryError" in finished.stderr_tail or "Cannot allocate memory" in finished.stderr_tail:

@@ -491,24 +491,20 @@ def test_release_submit_and_collect_through_the_exchange(tmp_path):
     assert (root / "submitted" / student / CHAPTER / SOURCE.name).exists()
 
 
-def test_an_interrupted_batch_resumes_and_grades_each_student_once(tmp_path):
-
+def _honest_class(tmp_path: Path, prefix: str, size: int) -> tuple[Path, list[str]]:
+    """A released course root with `size` students who all hand in the reference."""
     root = tmp_path / "course"
     flow.release(CHAPTER, root)
-    students = [f"s{i}" for i in range(4)]
+    students = [f"{prefix}{i:02d}" for i in range(size)]
     for student in students:
         flow.submit(root, student, CHAPTER, [SOURCE])
-    command = [
-        sys.executable,
-        "-m",
-        "autograder.grade_cli",
-        "--root",
-        str(root),
-        "grade",
-        CHAPTER,
-        "--workers",
-        "1",
-    ]
+    return root, students
+
+
+def test_an_interrupted_batch_resumes_and_grades_each_student_once(tmp_path):
+    root, students = _honest_class(tmp_path, "s", 4)
+    grade = ["-m", "autograder.grade_cli", "--root", str(root), "grade", CHAPTER, "--workers", "1"]
+    command = [sys.executable, *grade]
     proc = subprocess.Popen(
         command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -531,11 +527,7 @@ def test_an_interrupted_batch_resumes_and_grades_each_student_once(tmp_path):
 
 
 def test_many_workers_share_the_gradebook(tmp_path):
-    root = tmp_path / "course"
-    flow.release(CHAPTER, root)
-    students = [f"p{i:02d}" for i in range(10)]
-    for student in students:
-        flow.submit(root, student, CHAPTER, [SOURCE])
+    root, students = _honest_class(tmp_path, "p", 10)
     summary = batch.grade_class(root, CHAPTER, None, batch.Settings(workers=10, wall_s=120))
     assert not summary.errors and sorted(summary.graded) == students
     assert batch.check(root, CHAPTER) == []

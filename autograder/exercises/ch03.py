@@ -52,6 +52,16 @@ def reference_parts(answer: type, **parts: Any) -> Iterator[None]:
                 namespace[name] = value
 
 
+LAYERS = {"MatMul": ref_layers.MatMul, "SoftmaxWithLoss": ref_layers.SoftmaxWithLoss}
+
+
+@contextlib.contextmanager
+def alone(model: type) -> Iterator[type]:
+    """SimpleCBOW or SimpleSkipGram with the course's layers inside, for a test cell's visible checks."""
+    with reference_parts(model, **LAYERS):
+        yield model
+
+
 def twins(answer: type, reference: type, rng: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """The student's and the reference model built alike, with the same O(1) random weights."""
     student, ref = answer(*args, **kwargs), reference(*args, **kwargs)
@@ -166,8 +176,7 @@ def simple_cbow(SimpleCBOW: type, seed: int = 34) -> None:
     """SimpleCBOW: gradient of the loss, agreement with the reference on ids and on one-hot rows."""
     assert_own_code(SimpleCBOW, ref_models.SimpleCBOW, ("forward", "backward"))
     rng = _rng(seed)
-    layers = {"MatMul": ref_layers.MatMul, "SoftmaxWithLoss": ref_layers.SoftmaxWithLoss}
-    with forbid_reference(ref_models.SimpleCBOW), reference_parts(SimpleCBOW, **layers):
+    with forbid_reference(ref_models.SimpleCBOW), reference_parts(SimpleCBOW, **LAYERS):
         for V, H, window, N in ((5, 3, 1, 4), (7, 4, 2, 3), (6, 2, 1, 1)):
             contexts, target = rng.integers(0, V, (N, 2 * window)), rng.integers(0, V, N)
             what = f"SimpleCBOW(V={V}, H={H}, window_size={window}) on {N} examples"
@@ -182,9 +191,8 @@ def simple_skip_gram(SimpleSkipGram: type, seed: int = 35) -> None:
     """SimpleSkipGram: gradient of the loss, agreement with the reference on ids and on one-hot rows."""
     assert_own_code(SimpleSkipGram, ref_models.SimpleSkipGram, ("forward", "backward"))
     rng = _rng(seed)
-    layers = {"MatMul": ref_layers.MatMul, "SoftmaxWithLoss": ref_layers.SoftmaxWithLoss}
     ref_cls = ref_models.SimpleSkipGram
-    with forbid_reference(ref_cls), reference_parts(SimpleSkipGram, **layers):
+    with forbid_reference(ref_cls), reference_parts(SimpleSkipGram, **LAYERS):
         for V, H, window, N in ((5, 3, 1, 4), (7, 4, 2, 3), (6, 2, 1, 1)):
             contexts, target = rng.integers(0, V, (N, 2 * window)), rng.integers(0, V, N)
             what = f"SimpleSkipGram(V={V}, H={H}, window_size={window}) on {N} examples"

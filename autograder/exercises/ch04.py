@@ -8,7 +8,9 @@ class is run with the reference in its place, so one bug costs one exercise.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import course
@@ -19,6 +21,23 @@ from course.gradcheck import rel_error
 from course.layers import embedding as ref_embedding
 from course.layers import negative_sampling as ref_ns
 from course.models import word2vec as ref_models
+
+# The other exercises' classes each of these is run with: the course's, so one bug costs one exercise.
+PARTS = {
+    "EmbeddingDot": {"Embedding": ref_embedding.Embedding},
+    "NegativeSamplingLoss": {
+        "UnigramSampler": ref_ns.UnigramSampler,
+        "EmbeddingDot": ref_embedding.EmbeddingDot,
+    },
+    "CBOW": {"Embedding": ref_embedding.Embedding, "NegativeSamplingLoss": ref_ns.NegativeSamplingLoss},
+}
+
+
+@contextlib.contextmanager
+def alone(answer: type) -> Iterator[type]:
+    """EmbeddingDot, NegativeSamplingLoss or CBOW with the course's parts inside (visible checks)."""
+    with reference_parts(answer, **PARTS[answer.__name__]):
+        yield answer
 
 
 def _rng(seed: int) -> Any:
@@ -81,7 +100,7 @@ def embedding_dot(EmbeddingDot: type, seed: int = 42) -> None:
     assert_own_code(EmbeddingDot, ref_embedding.EmbeddingDot, ("forward", "backward"))
     rng = _rng(seed)
     ref_cls = ref_embedding.EmbeddingDot
-    with forbid_reference(ref_cls), reference_parts(EmbeddingDot, Embedding=ref_embedding.Embedding):
+    with forbid_reference(ref_cls), reference_parts(EmbeddingDot, **PARTS["EmbeddingDot"]):
         for V, H, n, k in ((5, 3, 4, None), (6, 2, 3, 4), (3, 4, 1, 2), (7, 3, 5, None)):
             shape = (n,) if k is None else (n, k)
             W, h, idx = rng.standard_normal((V, H)), rng.standard_normal((n, H)), _ids(rng, V, shape)
@@ -158,8 +177,7 @@ def negative_sampling_loss(NegativeSamplingLoss: type, seed: int = 44) -> None:
     rng = _rng(seed)
     np = backend.host()
     ref_cls = ref_ns.NegativeSamplingLoss
-    parts = {"UnigramSampler": ref_ns.UnigramSampler, "EmbeddingDot": ref_embedding.EmbeddingDot}
-    with forbid_reference(ref_cls), reference_parts(NegativeSamplingLoss, **parts):
+    with forbid_reference(ref_cls), reference_parts(NegativeSamplingLoss, **PARTS["NegativeSamplingLoss"]):
         for V, H, n, k in ((6, 3, 4, 2), (10, 4, 3, 5), (4, 2, 1, 1)):
             corpus = _ids(rng, V, (50,))
             corpus[:V] = np.arange(V)
@@ -192,8 +210,7 @@ def cbow(CBOW: type, seed: int = 45) -> None:
     assert_own_code(CBOW, ref_models.CBOW, ("forward", "backward"))
     rng = _rng(seed)
     np = backend.host()
-    parts = {"Embedding": ref_embedding.Embedding, "NegativeSamplingLoss": ref_ns.NegativeSamplingLoss}
-    with forbid_reference(ref_models.CBOW), reference_parts(CBOW, **parts):
+    with forbid_reference(ref_models.CBOW), reference_parts(CBOW, **PARTS["CBOW"]):
         for V, H, window, n in ((6, 3, 1, 4), (9, 2, 2, 3), (5, 4, 1, 1)):
             corpus = _ids(rng, V, (40,))
             corpus[:V] = np.arange(V)

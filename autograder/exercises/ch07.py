@@ -90,9 +90,16 @@ def decoder(Decoder: type, seed: int = 73) -> None:
         _check_decoder(Decoder, ref.Decoder, "Decoder", _rng(seed))
 
 
+def alone(PeekyDecoder: type) -> type:
+    """PeekyDecoder with the course's Decoder.forward in place of the inherited one.
+
+    The peeky parts are judged alone: a bug in your Decoder costs only that exercise.
+    """
+    return type("PeekyDecoder", (PeekyDecoder,), {"forward": ref.Decoder.forward})
+
+
 def peeky_decoder(PeekyDecoder: type, seed: int = 74) -> None:
     assert_own_code(PeekyDecoder, ref.PeekyDecoder, ("_step_input", "_scores", "backward"))
-    # Judge the peeky parts alone: the inherited forward is the course's Decoder.forward.
-    isolated = type("PeekyDecoder", (PeekyDecoder,), {"forward": ref.Decoder.forward})
+    isolated = alone(PeekyDecoder)
     with forbid_reference(ref.PeekyDecoder):
         _check_decoder(isolated, ref.PeekyDecoder, "PeekyDecoder", _rng(seed))

@@ -76,6 +76,19 @@ def time_attention(TimeAttention: type, seed: int = 83) -> None:
                 raise AssertionError(f"Keep the weights (N, Ty, T) = {(n, ty, t)} in self.attention_weights.")
 
 
+def alone(AttentionDecoder: type) -> type:
+    """AttentionDecoder with the course's TimeAttention inside.
+
+    The decoder is judged alone: a bug in your TimeAttention costs only that exercise.
+    """
+
+    def build(self: Any, *args: Any, **kwargs: Any) -> None:
+        AttentionDecoder.__init__(self, *args, **kwargs)
+        self.attention = ref.TimeAttention()
+
+    return type("AttentionDecoder", (AttentionDecoder,), {"__init__": build})
+
+
 def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
     assert_own_code(AttentionDecoder, ref_models.AttentionDecoder, ("forward", "backward"))
     rng = _rng(seed)
@@ -84,11 +97,9 @@ def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
             V, D, H, ty = 7, 3, 4, int(rng.integers(1, 4))
 
             def make(V=V, D=D, H=H):
-                student, reference = AttentionDecoder(V, D, H), ref_models.AttentionDecoder(V, D, H)
+                student, reference = alone(AttentionDecoder)(V, D, H), ref_models.AttentionDecoder(V, D, H)
                 for mine, theirs in zip(student.params, reference.params, strict=True):
                     mine[...] = theirs
-                # Judge the decoder alone: a bug in your TimeAttention costs only that exercise.
-                student.attention = ref.TimeAttention()
                 return student, reference
 
             xs = rng.integers(0, V, (n, ty))
