@@ -119,15 +119,12 @@ _API = {}
 def _api(root: Path, settings: Settings):  # -> NbGraderAPI, one per worker process
     key = str(root)
     if key not in _API:
-        from nbgrader.apps import NbGraderAPI  # noqa: PLC0415
-        from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
-
         cfg = config(root=root)
         if settings.wall_s:
             cfg.SandboxedExecute.wall_s = float(settings.wall_s)
         if settings.memory_mb:
             cfg.SandboxedExecute.memory_mb = int(settings.memory_mb)
-        _API[key] = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+        _API[key] = flow.api(cfg=cfg)
     return _API[key]
 
 
@@ -138,7 +135,6 @@ def grade_one(root: Path, assignment: str, student: str, settings: Settings) -> 
     try:
         notes = normalize(root, assignment, student)
     except Exception as exc:
-        notes = {}
         reason = f"could not read the submission: {exc}"
         ledger.record(root, assignment, student, "*", {"status": "error", "reason": reason})
         return reason
@@ -150,7 +146,7 @@ def grade_one(root: Path, assignment: str, student: str, settings: Settings) -> 
         return reason
     for notebook, note in notes.items():
         _merge(root, assignment, student, notebook, note)
-    broken = [r for r in ledger.rows(root, assignment) if r["student"] == student and r["status"] == "error"]
+    broken = [r for r in ledger.rows(root, assignment, student) if r["status"] == "error"]
     if broken:  # the grader failed, not the student: leave it unfinished, to be graded again
         return f"{broken[0]['notebook']}: {broken[0]['reason']}"
     ledger.finish(root, assignment, student, flow.scores(root, assignment, student))
@@ -158,7 +154,7 @@ def grade_one(root: Path, assignment: str, student: str, settings: Settings) -> 
 
 
 def _merge(root: Path, assignment: str, student: str, notebook: str, note: dict) -> None:
-    rows = [r for r in ledger.rows(root, assignment) if r["student"] == student and r["notebook"] == notebook]
+    rows = [r for r in ledger.rows(root, assignment, student) if r["notebook"] == notebook]
     row = rows[0] if rows else {"status": "graded", "reason": "", "review": [], "tests": {}, "wall_s": None}
     row["status"] = note.get("status", row["status"])
     row["reason"] = note.get("reason", row["reason"])
@@ -258,9 +254,3 @@ def check(root: Path, assignment: str) -> list[str]:
         if student not in finished and not any(r["student"] == student for r in rows):
             problems.append(f"{student}: submitted but never graded")
     return problems
-
-
-def dump(summary: Summary) -> str:
-    return json.dumps(
-        {"graded": len(summary.graded), "skipped": len(summary.skipped), "errors": summary.errors}
-    )

@@ -21,7 +21,7 @@ import re
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from autograder import batch
+from autograder import batch, flow
 
 MAX_NOTEBOOK_MB = 50
 _MOODLE = re.compile(r"_\d+_assignsubmission_\w*$")
@@ -82,17 +82,10 @@ def from_zip(root: Path, assignment: str, archive: Path) -> tuple[dict[str, list
 
 def from_exchange(root: Path, assignment: str, exchange: Path) -> list[str]:
     """nbgrader collect from an exchange folder; return the students collected."""
-    from nbgrader.apps import NbGraderAPI  # noqa: PLC0415
-    from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
-
-    from autograder.flow import grading_env  # noqa: PLC0415
-    from autograder.settings import config  # noqa: PLC0415
-
-    cfg = config(root=root)
+    cfg = flow.config(root=root)
     cfg.Exchange.root = str(Path(exchange).resolve())
-    api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
-    with grading_env():
-        result = api.collect(assignment, update=True)
+    with flow.grading_env():
+        result = flow.api(cfg=cfg).collect(assignment, update=True)
     if not result.get("success"):
         raise RuntimeError(f"nbgrader collect failed: {result.get('error') or result.get('log')}")
     return batch.submitted_students(root, assignment)

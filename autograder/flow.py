@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from traitlets.config import Config
+
 from autograder.settings import HERE, REPO, config, grading_environment
 
 
@@ -28,12 +30,12 @@ def grading_env() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def api(root: Path | None = None, source: Path | None = None):  # -> NbGraderAPI
-    """An NbGraderAPI for a course root, with the course's settings."""
+def api(root: Path | None = None, source: Path | None = None, cfg: Config | None = None):  # -> NbGraderAPI
+    """An NbGraderAPI for a course root, with the course's settings (or with cfg, built by config())."""
     from nbgrader.apps import NbGraderAPI  # noqa: PLC0415 - slow import, only when grading
     from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
 
-    cfg = config(root=root, source=source)
+    cfg = cfg or config(root=root, source=source)
     Path(cfg.CourseDirectory.root).mkdir(parents=True, exist_ok=True)
     return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
 
@@ -60,14 +62,11 @@ def release(assignment: str, root: Path | None = None) -> Path:
 
 def release_to_exchange(assignment: str, root: Path | None, exchange: Path) -> None:
     """nbgrader release_assignment: put the released version where students fetch it."""
-    from nbgrader.apps import NbGraderAPI  # noqa: PLC0415
-    from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415
-
     Path(exchange).mkdir(parents=True, exist_ok=True)
     cfg = config(root=Path(root or HERE))
     cfg.Exchange.root = str(Path(exchange).resolve())
     with grading_env():
-        result = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg).release_assignment(assignment)
+        result = api(cfg=cfg).release_assignment(assignment)
     _raise_unless(result, f"Releasing {assignment} to {exchange}")
 
 

@@ -23,8 +23,6 @@ import nbformat
 
 from autograder import sandbox
 
-STATUSES = ("graded", "timeout", "memory", "crashed", "invalid", "missing", "error")
-
 
 @dataclass
 class TestResult:

@@ -115,17 +115,17 @@ def finished(root: Path, assignment: str) -> set[str]:
         return {r[0] for r in con.execute("SELECT student FROM finished WHERE assignment = ?", (assignment,))}
 
 
-def rows(root: Path, assignment: str | None = None) -> list[dict]:
-    """Every notebook outcome (of one assignment), as dicts."""
+def rows(root: Path, assignment: str | None = None, student: str | None = None) -> list[dict]:
+    """Every notebook outcome (of one assignment, of one student), as dicts."""
     if not path(root).exists():
         return []
     with connect(root) as con:
         con.row_factory = sqlite3.Row
         query = "SELECT o.*, f.finished FROM outcome o LEFT JOIN finished f USING (assignment, student)"
-        args: tuple = ()
-        if assignment:
-            query += " WHERE o.assignment = ?"
-            args = (assignment,)
+        wanted = {"o.assignment": assignment, "o.student": student}
+        args = tuple(v for v in wanted.values() if v)
+        if args:
+            query += " WHERE " + " AND ".join(f"{k} = ?" for k, v in wanted.items() if v)
         out = []
         for row in con.execute(query + " ORDER BY o.assignment, o.student, o.notebook", args):
             item = dict(row)

@@ -31,10 +31,6 @@ class ExerciseScore:
     message: str = ""
 
 
-def _nbgrader(cell: nbformat.NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def find_source(notebook: Path) -> Path:
     """The course's source notebook with the same file name."""
     matches = sorted(SOURCE.glob(f"ch*/{notebook.name}"))
@@ -56,11 +52,15 @@ def grade(notebook: Path, wall_s: float = NOTEBOOK_TIMEOUT) -> list[ExerciseScor
         raise ValueError(f"{notebook} is not a readable notebook ({exc}).") from None
     source = nbformat.read(find_source(notebook), as_version=4)
     nb, _ = grading.restore_cells(student, source)
-    trusted = {_nbgrader(c).get("grade_id") for c in source.cells if _nbgrader(c).get("locked")}
+    trusted = {
+        grading.nbgrader_meta(c).get("grade_id")
+        for c in source.cells
+        if grading.nbgrader_meta(c).get("locked")
+    }
     outcome, _ = grading.run_judge(nb, trusted, sandbox.Limits(wall_s=wall_s))
     scores = []
     for cell in source.cells:
-        meta = _nbgrader(cell)
+        meta = grading.nbgrader_meta(cell)
         if grading.is_test(cell):
             result = outcome.tests.get(meta["grade_id"])
             passed = bool(result and result.passed)
