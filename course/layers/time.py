@@ -435,10 +435,8 @@ class TimeLSTM(TimeRecurrent):
         N, T, D = xs.shape
         H = Wh.shape[0]
         order, inverse, counts = self._packing(xp, lengths, N, T)
-        h0 = self._initial(self.h, N, xs, "hidden")
-        c0 = self._initial(self.c, N, xs, "cell")
         if order is not None:
-            xs, h0, c0 = xs[order], h0[order], c0[order]
+            xs = xs[order]
         # Pre-scaled so that one tanh over all 4H rows makes every gate:
         # sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 for the blocks i, f, o. The
         # bias rides along as a row of Wx matched by a row of ones in X.
@@ -455,11 +453,15 @@ class TimeLSTM(TimeRecurrent):
         cs = self._work("cs", (T + 1, H, N), xs)
         tanh_c = self._work("tanh_c", (T, H, N), xs)
         hh = self._work("hh", (4 * H, N), xs)
-        hs[0], cs[0] = h0.T, c0.T
+        self._load_state(hs[0], self.h, order, xs, "hidden")
+        self._load_state(cs[0], self.c, order, xs, "cell")
+        from_zero = self.h is None
         for t in range(T):
             n = counts[t]
             a = A[t, :, :n]
-            if n == N:
+            if t == 0 and from_zero:
+                pass  # h0 Wh is zero
+            elif n == N:
                 a += xp.matmul(WhT, hs[t], out=hh)
             else:
                 a += WhT @ hs[t, :, :n]
@@ -479,12 +481,27 @@ class TimeLSTM(TimeRecurrent):
                 hs[t + 1, :, n:] = hs[t, :, n:]
                 cs[t + 1, :, n:] = cs[t, :, n:]
         self.cache = (X, A, hs, cs, tanh_c, order, inverse, counts)
-        out = hs[1:].transpose(2, 0, 1).copy()  # (N, T, H), never a view of the reused hs
-        h_T, c_T = hs[T].T, cs[T].T
-        if order is not None:  # back to the caller's row order
-            out, h_T, c_T = out[inverse], h_T[inverse], c_T[inverse]
+        out = xp.empty((N, T, H), dtype=xs.dtype)  # never a view of the reused hs
+        rows = slice(None) if order is None else order  # each row back to the caller's place
+        for t in range(T):  # one (H, N) transpose per step: faster than one 3-D transposing copy
+            out[rows, t] = hs[t + 1].T
+        h_T = c_T = None
+        if self.stateful:
+            h_T, c_T = hs[T].T, cs[T].T
+            if order is not None:
+                h_T, c_T = h_T[inverse], c_T[inverse]
         self._keep_state(h_T, c_T)
         return out
+
+    def _load_state(
+        self, out: Array, state: Array | None, order: Array | None, like: Array, what: str
+    ) -> None:
+        """Write the state to start from, (N, H), into out (H, N), rows in packed order; None: zeros."""
+        if state is None:
+            out[...] = 0.0
+            return
+        state = self._initial(state, out.shape[1], like, what)
+        out[...] = (state if order is None else state[order]).T
 
     @staticmethod
     def _packing(
@@ -503,7 +520,8 @@ class TimeLSTM(TimeRecurrent):
         order = host.argsort(-L, kind="stable")
         inverse = host.empty_like(order)
         inverse[order] = host.arange(N)
-        counts = (L[:, None] > host.arange(T)[None, :]).sum(axis=0).tolist()
+        # Rows running at step t: those longer than t.
+        counts = (N - host.bincount(L, minlength=T + 1).cumsum()[:T]).tolist()
         return xp.asarray(order), xp.asarray(inverse), counts
 
     def backward(self, dhs: Array) -> Array:
@@ -516,23 +534,20 @@ class TimeLSTM(TimeRecurrent):
             dhs = dhs[order]
         dH = self._work("dH", (T, H, N), A)
         dH[...] = dhs.transpose(1, 2, 0)
-        local, through_tanh = self._local_derivatives(A, cs, tanh_c)
+        local, through_tanh = self._local_derivatives(A, hs, cs, tanh_c)
         f = A[:, H : 2 * H]
-        # Step t's gate gradients: a contiguous (4H, counts[t]) block, the
-        # blocks one after another, only for rows still running at t.
+        # Step t's gate gradients go straight into their columns of dA (4H, S):
+        # one column per row still running at t, the steps one after another,
+        # so the weight gradients below are one product over all S columns.
         starts = [0]
         for n in counts:
             starts.append(starts[-1] + n)
         S = starts[-1]
-        blocks = self._work("dA_blocks", (4 * H * S,), A)
-
-        def block(t: int) -> Array:
-            return blocks[4 * H * starts[t] : 4 * H * starts[t + 1]].reshape(4 * H, counts[t])
-
+        dA = self._work("dA", (4 * H, S), A)
         dh = xp.zeros((H, N), dtype=A.dtype)
         dc = xp.zeros_like(dh)
         for t in range(T - 1, -1, -1):
-            n, da = counts[t], block(t)
+            n, da = counts[t], dA[:, starts[t] : starts[t + 1]]
             dh += dH[t]  # finished rows: the gradient flows on to their carried state
             dh_n, dc_n = dh[:, :n], dc[:, :n]
             dc_n += dh_n * through_tanh[t, :, :n]
@@ -540,18 +555,13 @@ class TimeLSTM(TimeRecurrent):
             xp.multiply(dh_n, local[t, 3 * H :, :n], out=da[3 * H :])
             dh[:, :n] = Wh @ da
             dc_n *= f[t, :, :n]
-        # Weight gradients: one product each over the S running (step, row) columns.
-        if S == T * N:  # no padding: the blocks are one (T, 4H, N) array
-            dA = self._columns("dA", blocks.reshape(T, 4 * H, N), counts, starts)
-        else:
-            dA = self._work("dA", (4 * H, S), A)
-            for t in range(T):
-                dA[:, starts[t] : starts[t + 1]] = block(t)
-        X2 = self._columns("X2", X, counts, starts)  # inputs and the row of ones
-        hs2 = self._columns("hs2", hs[:-1], counts, starts)
-        dWxb = X2 @ dA.T  # (D + 1, 4H): dWx and db in one product
-        self.grads[0][...], self.grads[2][...] = dWxb[:D], dWxb[D]
-        xp.matmul(hs2, dA.T, out=self.grads[1])
+        # [h_{t-1}; x_t; 1] for every running (step, row), one (H + D + 1, S) matrix:
+        # dWh, dWx and db come out of one product.
+        Z = self._work("Z", (H + D + 1, S), A)
+        self._columns(Z[:H], hs[:-1], counts, starts)
+        self._columns(Z[H:], X, counts, starts)
+        dW = xp.matmul(Z, dA.T, out=self._work("dW", (H + D + 1, 4 * H), A))
+        self.grads[1][...], self.grads[0][...], self.grads[2][...] = dW[:H], dW[H : H + D], dW[H + D]
         dX = Wx @ dA  # (D, S)
         dxs = xp.zeros((N, T, D), dtype=A.dtype)  # finished rows' inputs have no gradient
         for t in range(T):
@@ -562,10 +572,10 @@ class TimeLSTM(TimeRecurrent):
         self.dh, self.dc = xp.ascontiguousarray(dh0), xp.ascontiguousarray(dc0)
         return dxs
 
-    def _columns(self, name: str, src: Array, counts: list[int], starts: list[int]) -> Array:
-        """The running rows of src (T, K, N), step after step, as one (K, S) matrix."""
+    @staticmethod
+    def _columns(out: Array, src: Array, counts: list[int], starts: list[int]) -> Array:
+        """Write the running rows of src (T, K, N), step after step, into out (K, S); return out."""
         T, K, N = src.shape
-        out = self._work(name, (K, starts[-1]), src)
         if starts[-1] == T * N:  # every row runs every step: one transposing copy
             out.reshape(K, T, N)[...] = src.transpose(1, 0, 2)
         else:
@@ -573,15 +583,17 @@ class TimeLSTM(TimeRecurrent):
                 out[:, starts[t] : starts[t + 1]] = src[t, :, : counts[t]]
         return out
 
-    def _local_derivatives(self, A: Array, cs: Array, tanh_c: Array) -> tuple[Array, Array]:
+    def _local_derivatives(self, A: Array, hs: Array, cs: Array, tanh_c: Array) -> tuple[Array, Array]:
         """Every step's local derivatives at once, (T, 4H, N) and (T, H, N).
 
         d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
-        Written in place, without temporaries.
+        Written in place, without temporaries. With h = o tanh(c) already in
+        hs: tanh(c) o(1-o) = h(1-o) and o(1-tanh(c)^2) = o - h tanh(c).
         """
         xp = backend.array_module(A)
         H = tanh_c.shape[1]
         i, g, o = A[:, :H], A[:, 2 * H : 3 * H], A[:, 3 * H :]
+        h = hs[1:]
         local = self._work("local", A.shape, A)
         sig = local[:, : 2 * H]  # i(1-i) g and f(1-f) c_prev
         xp.subtract(1.0, A[:, : 2 * H], out=sig)
@@ -592,14 +604,12 @@ class TimeLSTM(TimeRecurrent):
         xp.multiply(g, g, out=dg)
         xp.subtract(1.0, dg, out=dg)
         dg *= i
-        do = local[:, 3 * H :]  # tanh(c) o(1-o)
+        do = local[:, 3 * H :]  # h(1-o)
         xp.subtract(1.0, o, out=do)
-        do *= o
-        do *= tanh_c
-        through_tanh = self._work("through_tanh", tanh_c.shape, A)  # o(1 - tanh(c)^2)
-        xp.multiply(tanh_c, tanh_c, out=through_tanh)
-        xp.subtract(1.0, through_tanh, out=through_tanh)
-        through_tanh *= o
+        do *= h
+        through_tanh = self._work("through_tanh", tanh_c.shape, A)  # o - h tanh(c)
+        xp.multiply(h, tanh_c, out=through_tanh)
+        xp.subtract(o, through_tanh, out=through_tanh)
         return local, through_tanh
 
 
