@@ -406,9 +406,11 @@ class TimeLSTM(TimeRecurrent):
     only the rows still running: padding costs no work.
 
     Speed: inside, arrays are feature-major, (T, 4H, N) and (T, H, N), so every
-    gate block is contiguous memory; backward packs the gate gradients of the
-    running rows into contiguous blocks, and the weight gradients are one
-    matrix product each over those (step, row) pairs only.
+    gate block is contiguous memory. Starting from a zero state, step 0 skips
+    its h Wh product. Backward writes the gate gradients of the running rows
+    side by side into one (4H, S) matrix, S the number of running (step, row)
+    pairs, so dWh, dWx and db come out of a single matrix product over those
+    pairs only.
     """
 
     gates = 4
