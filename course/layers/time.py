@@ -397,7 +397,9 @@ class TimeLSTM(TimeRecurrent):
     Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
     forward(xs (N, T, D), lengths=None) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D).
     ``set_state(h, c)`` sets the initial hidden and cell states (N, H); after
-    backward, ``dh`` and ``dc`` (N, H) are the gradients with respect to them.
+    backward, ``dh`` and ``dc`` (N, H) are the gradients with respect to them
+    (None after a forward that started from zeros, with no state to receive
+    them: that saves step 0's product with Wh).
 
     ``lengths`` (N,) ints in 0..T: row n is read only for its first
     ``lengths[n]`` steps (padded sequences); after that its state stays as it
@@ -461,12 +463,8 @@ class TimeLSTM(TimeRecurrent):
         for t in range(T):
             n = counts[t]
             a = A[t, :, :n]
-            if t == 0 and from_zero:
-                pass  # h0 Wh is zero
-            elif n == N:
-                a += xp.matmul(WhT, hs[t], out=hh)
-            else:
-                a += WhT @ hs[t, :, :n]
+            if t > 0 or not from_zero:  # from a zero state, h0 Wh is zero
+                a += xp.matmul(WhT, hs[t], out=hh) if n == N else WhT @ hs[t, :, :n]
             xp.tanh(a, out=a)
             for gate in (a[: 2 * H], a[3 * H :]):  # sigmoid blocks i, f and o
                 gate *= 0.5
@@ -482,7 +480,7 @@ class TimeLSTM(TimeRecurrent):
                 tanh_c[t, :, n:] = 0.0
                 hs[t + 1, :, n:] = hs[t, :, n:]
                 cs[t + 1, :, n:] = cs[t, :, n:]
-        self.cache = (X, A, hs, cs, tanh_c, order, inverse, counts)
+        self.cache = (X, A, hs, cs, tanh_c, order, inverse, counts, from_zero)
         out = xp.empty((N, T, H), dtype=xs.dtype)  # never a view of the reused hs
         rows = slice(None) if order is None else order  # each row back to the caller's place
         for t in range(T):  # one (H, N) transpose per step: faster than one 3-D transposing copy
@@ -529,7 +527,7 @@ class TimeLSTM(TimeRecurrent):
     def backward(self, dhs: Array) -> Array:
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
-        X, A, hs, cs, tanh_c, order, inverse, counts = self.cache
+        X, A, hs, cs, tanh_c, order, inverse, counts, from_zero = self.cache
         T, H, N = tanh_c.shape
         D = X.shape[1] - 1
         if order is not None:
@@ -555,8 +553,9 @@ class TimeLSTM(TimeRecurrent):
             dc_n += dh_n * through_tanh[t, :, :n]
             xp.multiply(dc_n, local[t, : 3 * H, :n].reshape(3, H, n), out=da[: 3 * H].reshape(3, H, n))
             xp.multiply(dh_n, local[t, 3 * H :, :n], out=da[3 * H :])
-            dh[:, :n] = Wh @ da
-            dc_n *= f[t, :, :n]
+            if t > 0 or not from_zero:  # a zero start state takes no gradient
+                dh[:, :n] = Wh @ da
+                dc_n *= f[t, :, :n]
         # [h_{t-1}; x_t; 1] for every running (step, row), one (H + D + 1, S) matrix:
         # dWh, dWx and db come out of one product.
         Z = self._work("Z", (H + D + 1, S), A)
@@ -568,11 +567,18 @@ class TimeLSTM(TimeRecurrent):
         dxs = xp.zeros((N, T, D), dtype=A.dtype)  # finished rows' inputs have no gradient
         for t in range(T):
             dxs[: counts[t], t] = dX[:, starts[t] : starts[t + 1]].T
-        dh0, dc0 = dh.T, dc.T
         if order is not None:
-            dxs, dh0, dc0 = dxs[inverse], dh0[inverse], dc0[inverse]
-        self.dh, self.dc = xp.ascontiguousarray(dh0), xp.ascontiguousarray(dc0)
+            dxs = dxs[inverse]
+        self.dh, self.dc = (
+            (None, None) if from_zero else (self._unpack(dh, inverse), self._unpack(dc, inverse))
+        )
         return dxs
+
+    @staticmethod
+    def _unpack(state: Array, inverse: Array | None) -> Array:
+        """A state (H, N) in packed row order as a contiguous (N, H) in the caller's order."""
+        rows = state.T if inverse is None else state.T[inverse]
+        return backend.array_module(state).ascontiguousarray(rows)
 
     @staticmethod
     def _columns(out: Array, src: Array, counts: list[int], starts: list[int]) -> Array:
