@@ -211,6 +211,26 @@ def test_lstm_with_lengths_reads_each_row_alone_then_holds_its_state(xp, rng):
         np.testing.assert_array_equal(h_end[n], held)
 
 
+@pytest.mark.parametrize("lengths", [None, LENGTHS])
+def test_lstm_from_no_state_equals_an_explicit_zero_state_without_state_gradients(xp, rng, lengths):
+    """Starting from zeros skips step 0's products with Wh; nothing else may change."""
+    N, T, D, H = len(LENGTHS), 6, 3, 4
+    kwargs = {} if lengths is None else {"lengths": xp.asarray(lengths)}
+    implicit = _recurrent(xp, rng, TimeLSTM, 4, D, H)
+    explicit = TimeLSTM(*[p.copy() for p in implicit.params])
+    xs, dhs = _arr(xp, rng, N, T, D), _arr(xp, rng, N, T, H)
+    explicit.set_state(xp.zeros((N, H)), xp.zeros((N, H)))
+    (out, dxs), (out0, dxs0) = [
+        (_h(layer.forward(xs, **kwargs)), _h(layer.backward(dhs))) for layer in (implicit, explicit)
+    ]
+    np.testing.assert_allclose(out, out0, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dxs, dxs0, rtol=1e-12, atol=1e-14)
+    for mine, theirs in zip(implicit.grads, explicit.grads, strict=True):
+        np.testing.assert_allclose(_h(mine), _h(theirs), rtol=1e-12, atol=1e-14)
+    assert implicit.dh is None and implicit.dc is None
+    assert explicit.dh.shape == explicit.dc.shape == (N, H)
+
+
 def test_lstm_outputs_survive_the_next_call(xp, rng):
     """The layer reuses its scratch arrays between calls; what it returns must not be one of them."""
     layer = _recurrent(xp, rng, TimeLSTM, 4, 3, 2)
