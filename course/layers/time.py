@@ -581,15 +581,14 @@ class TimeLSTM(TimeRecurrent):
         return backend.array_module(state).ascontiguousarray(rows)
 
     @staticmethod
-    def _columns(out: Array, src: Array, counts: list[int], starts: list[int]) -> Array:
-        """Write the running rows of src (T, K, N), step after step, into out (K, S); return out."""
+    def _columns(out: Array, src: Array, counts: list[int], starts: list[int]) -> None:
+        """Write the running rows of src (T, K, N), step after step, into out (K, S)."""
         T, K, N = src.shape
         if starts[-1] == T * N:  # every row runs every step: one transposing copy
             out.reshape(K, T, N)[...] = src.transpose(1, 0, 2)
         else:
             for t in range(T):
                 out[:, starts[t] : starts[t + 1]] = src[t, :, : counts[t]]
-        return out
 
     def _local_derivatives(self, A: Array, hs: Array, cs: Array, tanh_c: Array) -> tuple[Array, Array]:
         """Every step's local derivatives at once, (T, 4H, N) and (T, H, N).
