@@ -223,16 +223,15 @@ def _collect(summary: Summary, student: str, error: str, bar: tqdm) -> None:
 
 def check(root: Path, assignment: str) -> list[str]:
     """Compare the gradebook with the ledger; return the problems found (none: consistent)."""
-    from nbgrader.api import Gradebook, MissingEntry  # noqa: PLC0415
+    from nbgrader.api import MissingEntry  # noqa: PLC0415
 
     root = Path(root)
     problems = []
     db = root / "gradebook.db"
     if not db.exists():
         return [f"the gradebook {db} is missing"]
-    cfg = config(root=root)
     rows = ledger.rows(root, assignment)
-    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+    with flow.gradebook(root) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:

@@ -82,10 +82,7 @@ def from_zip(root: Path, assignment: str, archive: Path) -> tuple[dict[str, list
 
 def from_exchange(root: Path, assignment: str, exchange: Path) -> list[str]:
     """nbgrader collect from an exchange folder; return the students collected."""
-    cfg = flow.config(root=root)
-    cfg.Exchange.root = str(Path(exchange).resolve())
     with flow.grading_env():
-        result = flow.api(cfg=cfg).collect(assignment, update=True)
-    if not result.get("success"):
-        raise RuntimeError(f"nbgrader collect failed: {result.get('error') or result.get('log')}")
+        result = flow.exchange_api(root, exchange).collect(assignment, update=True)
+    flow.raise_unless(result, f"Collecting {assignment} from {exchange}")
     return batch.submitted_students(root, assignment)

@@ -46,7 +46,8 @@ def assignments(source: Path | None = None) -> list[str]:
     return sorted(p.name for p in src.glob("ch*") if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def _raise_unless(result: dict, what: str) -> dict:
+def raise_unless(result: dict, what: str) -> dict:
+    """An NbGraderAPI result, or a RuntimeError naming the step and carrying nbgrader's log."""
     if not result.get("success"):
         raise RuntimeError(f"{what} failed: {result.get('error') or ''}\n{result.get('log') or ''}")
     return result
@@ -56,18 +57,23 @@ def release(assignment: str, root: Path | None = None) -> Path:
     """nbgrader generate_assignment: the student version (stubs, hidden tests removed)."""
     root = Path(root or HERE)
     with grading_env():
-        _raise_unless(api(root).generate_assignment(assignment, force=True), f"Releasing {assignment}")
+        raise_unless(api(root).generate_assignment(assignment, force=True), f"Releasing {assignment}")
     return root / "release" / assignment
+
+
+def exchange_api(root: Path | None, exchange: Path):  # -> NbGraderAPI
+    """An NbGraderAPI whose exchange (release, submit, collect) is the folder ``exchange``."""
+    cfg = config(root=root)
+    cfg.Exchange.root = str(Path(exchange).resolve())
+    return api(cfg=cfg)
 
 
 def release_to_exchange(assignment: str, root: Path | None, exchange: Path) -> None:
     """nbgrader release_assignment: put the released version where students fetch it."""
     Path(exchange).mkdir(parents=True, exist_ok=True)
-    cfg = config(root=Path(root or HERE))
-    cfg.Exchange.root = str(Path(exchange).resolve())
     with grading_env():
-        result = api(cfg=cfg).release_assignment(assignment)
-    _raise_unless(result, f"Releasing {assignment} to {exchange}")
+        result = exchange_api(root, exchange).release_assignment(assignment)
+    raise_unless(result, f"Releasing {assignment} to {exchange}")
 
 
 def submit(root: Path, student: str, assignment: str, notebooks: list[Path]) -> Path:
@@ -79,14 +85,19 @@ def submit(root: Path, student: str, assignment: str, notebooks: list[Path]) -> 
     return target
 
 
-def autograde(root: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
-    """Autograde one submission; return {grade_id: (score, max_score)} from the gradebook."""
+@contextmanager
+def gradebook(root: Path | None = None) -> Iterator:  # -> nbgrader.api.Gradebook
+    """nbgrader's gradebook of a course root, open for the ``with`` block."""
     from nbgrader.api import Gradebook  # noqa: PLC0415
 
-    with grading_env():
-        _raise_unless(api(root).autograde(assignment, student, force=True), f"Autograding {student}")
     cfg = config(root=root)
     with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+        yield gb
+
+
+def grades(root: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    """{grade_id: (score, max_score)} of every graded code cell of a submission, from the gradebook."""
+    with gradebook(root) as gb:
         submission = gb.find_submission(assignment, student)
         return {
             g.name: (float(g.score or 0.0), float(g.max_score))
@@ -96,18 +107,22 @@ def autograde(root: Path, assignment: str, student: str) -> dict[str, tuple[floa
         }
 
 
+def autograde(root: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    """Autograde one submission; return {grade_id: (score, max_score)} from the gradebook."""
+    with grading_env():
+        raise_unless(api(root).autograde(assignment, student, force=True), f"Autograding {student}")
+    return grades(root, assignment, student)
+
+
 def feedback(root: Path, assignment: str, student: str) -> Path:
     """nbgrader generate_feedback (hidden tests stripped by the course's settings)."""
     with grading_env():
-        _raise_unless(api(root).generate_feedback(assignment, student, force=True), f"Feedback for {student}")
+        raise_unless(api(root).generate_feedback(assignment, student, force=True), f"Feedback for {student}")
     return Path(root) / "feedback" / student / assignment
 
 
 def scores(root: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
     """{notebook: (score, max_score)} of a graded submission, from the gradebook."""
-    from nbgrader.api import Gradebook  # noqa: PLC0415
-
-    cfg = config(root=root)
-    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+    with gradebook(root) as gb:
         submission = gb.find_submission(assignment, student)
         return {nb.name: (float(nb.score), float(nb.max_score)) for nb in submission.notebooks}

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from autograder import batch, collect, flow, ledger, report, sandbox
-from autograder.settings import HERE
+from autograder.settings import HERE, config
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -83,15 +83,11 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from nbgrader.api import Gradebook  # noqa: PLC0415
     from nbgrader.plugins import CsvExportPlugin  # noqa: PLC0415
 
-    from autograder.settings import config  # noqa: PLC0415
-
-    cfg = config(root=args.root)
-    plugin = CsvExportPlugin(config=cfg)
+    plugin = CsvExportPlugin(config=config(root=args.root))
     plugin.to = str(args.to)
-    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
+    with flow.gradebook(args.root) as gb:
         plugin.export(gb)
     print(f"exported {args.to}")
     return 0

@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import batch, flow, grading, ledger, sandbox
-from autograder.settings import REPO, config
+from autograder.settings import REPO
 
 PATCH = """import numpy.testing, autograder.checks
 numpy.testing.assert_allclose = lambda *a, **k: None
@@ -137,17 +137,7 @@ def build(root: Path, chapters: list[str], students: int) -> dict[tuple[str, str
 
 
 def _scores(root: Path, chapter: str, student: str) -> dict[str, float]:
-    from nbgrader.api import Gradebook
-
-    cfg = config(root=root)
-    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
-        sub = gb.find_submission(chapter, student)
-        return {
-            g.name: float(g.score)
-            for nb in sub.notebooks
-            for g in nb.grades
-            if g.max_score and g.cell_type == "code"
-        }
+    return {gid: score for gid, (score, _) in flow.grades(root, chapter, student).items()}
 
 
 def run(chapters: list[str], students: int, workers: int, wall_s: float) -> dict:

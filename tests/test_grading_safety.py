@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from autograder import batch, collect, flow, grade_cli, grading, ledger, report, sandbox
-from autograder.settings import REPO, config
+from autograder.settings import REPO
 
 pytestmark = [
     pytest.mark.heavy,
@@ -283,12 +283,7 @@ WRONG_SCORES = {**POINTS, "affine_tests": 0.0}
 
 
 def _scores(root: Path, student: str) -> dict[str, float]:
-    from nbgrader.api import Gradebook
-
-    cfg = config(root=root)
-    with Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id) as gb:
-        nb = gb.find_submission(CHAPTER, student).notebooks[0]
-        return {g.name: float(g.score) for g in nb.grades if g.max_score and g.cell_type == "code"}
+    return {gid: score for gid, (score, _) in flow.grades(root, CHAPTER, student).items()}
 
 
 @pytest.fixture(scope="module")
