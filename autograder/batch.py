@@ -65,7 +65,7 @@ def expected_notebooks(root: Path, assignment: str) -> dict[str, set[str]]:
 NOTES = "grading-notes.json"
 
 
-def normalize(root: Path, assignment: str, student: str) -> dict[str, dict]:
+def normalize(root: Path, assignment: str, student: str, expected: dict[str, set[str]]) -> dict[str, dict]:
     """Make a submission gradable; return notebook -> the outcome to record for what was changed.
 
     * a notebook that is not valid JSON is kept as ``NAME.ipynb.invalid`` and
@@ -74,10 +74,9 @@ def normalize(root: Path, assignment: str, student: str) -> dict[str, dict]:
       renamed back, flagged for review.
 
     What was changed is kept in ``NOTES`` beside the notebooks, so grading the
-    submission again still reports it.
+    submission again still reports it. ``expected``: ``expected_notebooks(root, assignment)``.
     """
     folder = Path(root) / "submitted" / student / assignment
-    expected = expected_notebooks(root, assignment)
     kept = folder / NOTES
     notes: dict[str, dict] = json.loads(kept.read_text()) if kept.exists() else {}
     for path in sorted(folder.glob("*.ipynb")):
@@ -128,12 +127,17 @@ def _api(root: Path, settings: Settings):  # -> NbGraderAPI, one per worker proc
     return _API[key]
 
 
-def grade_one(root: Path, assignment: str, student: str, settings: Settings) -> str:
-    """Grade one submission; return '' or the reason it could not be graded."""
+def grade_one(
+    root: Path, assignment: str, student: str, settings: Settings, expected: dict[str, set[str]]
+) -> str:
+    """Grade one submission; return '' or the reason it could not be graded.
+
+    ``expected``: the assignment's notebooks and grade ids, ``expected_notebooks(root, assignment)``.
+    """
     root = Path(root)
     ledger.start(root, assignment, student)
     try:
-        notes = normalize(root, assignment, student)
+        notes = normalize(root, assignment, student, expected)
     except Exception as exc:
         reason = f"could not read the submission: {exc}"
         ledger.record(root, assignment, student, "*", {"status": "error", "reason": reason})
@@ -144,22 +148,24 @@ def grade_one(root: Path, assignment: str, student: str, settings: Settings) -> 
         reason = _last_line(result.get("error") or result.get("log") or "nbgrader failed")
         ledger.record(root, assignment, student, "*", {"status": "error", "reason": reason})
         return reason
+    rows = {r["notebook"]: r for r in ledger.rows(root, assignment, student)}
     for notebook, note in notes.items():
-        _merge(root, assignment, student, notebook, note)
-    broken = [r for r in ledger.rows(root, assignment, student) if r["status"] == "error"]
+        rows[notebook] = _merged(rows.get(notebook), note)
+        ledger.record(root, assignment, student, notebook, rows[notebook])
+    broken = [r for r in rows.values() if r["status"] == "error"]
     if broken:  # the grader failed, not the student: leave it unfinished, to be graded again
         return f"{broken[0]['notebook']}: {broken[0]['reason']}"
     ledger.finish(root, assignment, student, flow.scores(root, assignment, student))
     return ""
 
 
-def _merge(root: Path, assignment: str, student: str, notebook: str, note: dict) -> None:
-    rows = [r for r in ledger.rows(root, assignment, student) if r["notebook"] == notebook]
-    row = rows[0] if rows else {"status": "graded", "reason": "", "review": [], "tests": {}, "wall_s": None}
+def _merged(row: dict | None, note: dict) -> dict:
+    """A notebook's recorded outcome (None: none yet) with what collecting changed put in front."""
+    row = row or {"status": "graded", "reason": "", "review": [], "tests": {}, "wall_s": None}
     row["status"] = note.get("status", row["status"])
     row["reason"] = note.get("reason", row["reason"])
     row["review"] = list(note.get("review", [])) + list(row["review"])
-    ledger.record(root, assignment, student, notebook, row)
+    return row
 
 
 def _last_line(text: str) -> str:
@@ -187,7 +193,7 @@ def grade_class(root: Path, assignment: str, students: list[str] | None, setting
     _quiet()
     if not (root / "gradebook.db").exists():
         raise FileNotFoundError(f"No gradebook in {root}: run `course-grade release {assignment}` first.")
-    expected_notebooks(root, assignment)  # fails early, with advice, when not released
+    expected = expected_notebooks(root, assignment)  # fails early, with advice, when not released
     todo = students or submitted_students(root, assignment)
     done = set() if settings.force else ledger.finished(root, assignment)
     summary = Summary(skipped=[s for s in todo if s in done])
@@ -195,11 +201,11 @@ def grade_class(root: Path, assignment: str, students: list[str] | None, setting
     bar = tqdm(total=len(pending), desc=f"grading {assignment}", unit="student")
     if settings.workers <= 1:
         for student in pending:
-            _collect(summary, student, grade_one(root, assignment, student, settings), bar)
+            _collect(summary, student, grade_one(root, assignment, student, settings, expected), bar)
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(settings.workers, mp_context=context, initializer=_worker_init) as pool:
-            futures = {pool.submit(grade_one, root, assignment, s, settings): s for s in pending}
+            futures = {pool.submit(grade_one, root, assignment, s, settings, expected): s for s in pending}
             for future in as_completed(futures):
                 try:
                     error = future.result()
@@ -248,8 +254,8 @@ def check(root: Path, assignment: str) -> list[str]:
                 problems.append(
                     f"{row['student']}/{row['notebook']}: gradebook {nb.score:g}, graded {row['score']:g}"
                 )
-    finished = {r["student"] for r in rows if r["finished"]}
+    graded = {r["student"] for r in rows}
     for student in submitted_students(root, assignment):
-        if student not in finished and not any(r["student"] == student for r in rows):
+        if student not in graded:
             problems.append(f"{student}: submitted but never graded")
     return problems

@@ -50,7 +50,6 @@ def connect(root: Path) -> Iterator[sqlite3.Connection]:
     """A connection that waits for other writers (many workers share the file)."""
     con = sqlite3.connect(path(root), timeout=120, isolation_level=None)
     try:
-        con.execute("PRAGMA busy_timeout = 120000")
         con.executescript(SCHEMA)
         yield con
     finally:

@@ -83,7 +83,7 @@ def write_html(rows: list[dict], path: Path) -> Path:
                 f"<td><div class='bar' style='width:{width:.0f}px'></div></td></tr>"
             )
         parts.append("</table>")
-        flagged = [(r, needs_review(r)) for r in items if needs_review(r)]
+        flagged = [(r, why) for r in items if (why := needs_review(r))]
         parts.append(f"<h3>Needs a human look ({len(flagged)})</h3>")
         if flagged:
             parts.append("<table><tr><th>student</th><th>notebook</th><th>score</th><th>why</th></tr>")

@@ -176,7 +176,7 @@ def simple_cbow(SimpleCBOW: type, seed: int = 34) -> None:
     """SimpleCBOW: gradient of the loss, agreement with the reference on ids and on one-hot rows."""
     assert_own_code(SimpleCBOW, ref_models.SimpleCBOW, ("forward", "backward"))
     rng = _rng(seed)
-    with forbid_reference(ref_models.SimpleCBOW), reference_parts(SimpleCBOW, **LAYERS):
+    with forbid_reference(ref_models.SimpleCBOW), alone(SimpleCBOW):
         for V, H, window, N in ((5, 3, 1, 4), (7, 4, 2, 3), (6, 2, 1, 1)):
             contexts, target = rng.integers(0, V, (N, 2 * window)), rng.integers(0, V, N)
             what = f"SimpleCBOW(V={V}, H={H}, window_size={window}) on {N} examples"
@@ -192,7 +192,7 @@ def simple_skip_gram(SimpleSkipGram: type, seed: int = 35) -> None:
     assert_own_code(SimpleSkipGram, ref_models.SimpleSkipGram, ("forward", "backward"))
     rng = _rng(seed)
     ref_cls = ref_models.SimpleSkipGram
-    with forbid_reference(ref_cls), reference_parts(SimpleSkipGram, **LAYERS):
+    with forbid_reference(ref_cls), alone(SimpleSkipGram):
         for V, H, window, N in ((5, 3, 1, 4), (7, 4, 2, 3), (6, 2, 1, 1)):
             contexts, target = rng.integers(0, V, (N, 2 * window)), rng.integers(0, V, N)
             what = f"SimpleSkipGram(V={V}, H={H}, window_size={window}) on {N} examples"
