@@ -27,9 +27,13 @@ def _root_of(db_url: str) -> Path:
 class SandboxedExecute(NbGraderPreprocessor):
     """Run and score a submitted notebook in the sandbox (see autograder.sandbox)."""
 
-    wall_s = Float(300.0, help="wall-clock limit for a whole notebook, in seconds").tag(config=True)
-    memory_mb = Integer(3072, help="address-space limit per process, in MB").tag(config=True)
-    processes = Integer(64, help="process limit of one run").tag(config=True)
+    wall_s = Float(sandbox.Limits.wall_s, help="wall-clock limit for a whole notebook, in seconds").tag(
+        config=True
+    )
+    memory_mb = Integer(sandbox.Limits.memory_mb, help="address-space limit per process, in MB").tag(
+        config=True
+    )
+    processes = Integer(sandbox.Limits.processes, help="process limit of one run").tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         info = resources["nbgrader"]

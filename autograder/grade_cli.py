@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from autograder import batch, collect, flow, ledger, report, sandbox
-from autograder.settings import HERE, config
+from autograder.settings import HERE, NOTEBOOK_TIMEOUT, config
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -118,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("grade", help="autograde every submission of an assignment in the sandbox")
     p.add_argument("assignment")
     p.add_argument("--workers", type=int, default=2, help="parallel gradings (default: %(default)s)")
-    p.add_argument("--timeout", type=float, help="seconds per notebook (default: 300)")
-    p.add_argument("--memory", type=int, help="MB of memory per process (default: 3072)")
+    p.add_argument("--timeout", type=float, help=f"seconds per notebook (default: {NOTEBOOK_TIMEOUT:g})")
+    p.add_argument(
+        "--memory", type=int, help=f"MB of memory per process (default: {sandbox.Limits.memory_mb})"
+    )
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--force", action="store_true", help="grade again submissions already graded")
     p.set_defaults(func=_grade)

@@ -28,7 +28,6 @@ from autograder import sandbox
 class TestResult:
     """One graded test cell: passed or not, and what to tell the student."""
 
-    grade_id: str
     passed: bool
     message: str = ""
 
@@ -224,12 +223,12 @@ def _score_tests(outcome: Outcome, cells: list[dict], by_index: dict[int, dict])
         gid = cell["grade_id"]
         result = by_index.get(index)
         if result is None:
-            outcome.tests[gid] = TestResult(gid, False, f"not graded: {outcome.reason or 'no result'}")
+            outcome.tests[gid] = TestResult(False, f"not graded: {outcome.reason or 'no result'}")
             continue
         if result.get("tampered"):
             names = ", ".join(result["tampered"][:5])
             outcome.tests[gid] = TestResult(
-                gid, False, f"your code changed the grader's tools during this test ({names})"
+                False, f"your code changed the grader's tools during this test ({names})"
             )
             outcome.review.append(f"{gid}: changed {names} while being tested")
             continue
@@ -239,9 +238,9 @@ def _score_tests(outcome: Outcome, cells: list[dict], by_index: dict[int, dict])
             first = message.strip().splitlines()[0] if message.strip() else ""
             if name == "MemoryError" and outcome.status == "graded":
                 outcome.status, outcome.reason = "memory", f"{gid} ran out of memory"
-            outcome.tests[gid] = TestResult(gid, False, f"{name}: {first}"[:300])
+            outcome.tests[gid] = TestResult(False, f"{name}: {first}"[:300])
         else:
-            outcome.tests[gid] = TestResult(gid, bool(result.get("passed")), "")
+            outcome.tests[gid] = TestResult(bool(result.get("passed")), "")
 
 
 def apply_results(nb: Any, outcome: Outcome, by_index: dict[int, dict]) -> None:

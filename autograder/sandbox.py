@@ -67,10 +67,6 @@ class Finished:
     timed_out: bool
     stderr_tail: str
 
-    @property
-    def killed(self) -> bool:
-        return self.returncode < 0
-
 
 @functools.cache
 def bwrap_path() -> str | None:
@@ -259,7 +255,6 @@ def run(
     stdin: bytes = b"",
     pass_fds: Sequence[int] = (),
     env: dict[str, str] | None = None,
-    stdout_path: Path | None = None,
 ) -> Finished:
     """Run argv in the sandbox with scratch as its only writable folder."""
     scratch = Path(scratch).resolve()
@@ -272,7 +267,7 @@ def run(
         command, proc_env = list(argv), full_env
     # Output goes to a file: a flood of prints then hits the file-size limit
     # instead of the grader's memory.
-    out_path = stdout_path or scratch.parent / f"{scratch.name}.out"
+    out_path = scratch.parent / f"{scratch.name}.out"
     start = time.monotonic()
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(
