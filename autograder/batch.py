@@ -115,8 +115,8 @@ def _only(expected: dict) -> str | None:
 _API = {}
 
 
-def _api(root: Path, settings: Settings):  # -> NbGraderAPI, one per worker process
-    key = str(root)
+def _api(root: Path, settings: Settings):  # -> NbGraderAPI, one per worker process and limits
+    key = (str(root), settings.wall_s, settings.memory_mb)
     if key not in _API:
         cfg = config(root=root)
         if settings.wall_s:

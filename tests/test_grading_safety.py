@@ -434,6 +434,15 @@ def test_grading_resumes_without_regrading(graded_class):
     )
 
 
+def test_each_grading_gets_the_limits_it_asks_for(tmp_path):
+    """One process grading one course twice with other limits must not reuse the first limits."""
+    root = tmp_path / "course"
+    first = batch._api(root, batch.Settings(workers=1, wall_s=11, memory_mb=1111))
+    second = batch._api(root, batch.Settings(workers=1, wall_s=22, memory_mb=2222))
+    assert (first.config.SandboxedExecute.wall_s, first.config.SandboxedExecute.memory_mb) == (11, 1111)
+    assert (second.config.SandboxedExecute.wall_s, second.config.SandboxedExecute.memory_mb) == (22, 2222)
+
+
 def test_report_and_cli(graded_class, tmp_path, capsys):
     root = graded_class[0]
     assert grade_cli.main(["--root", str(root), "report", "--out", str(tmp_path)]) == 0
