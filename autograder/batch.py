@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from autograder import flow, grading, ledger
+from autograder import cells, flow, grading, ledger
 from autograder.settings import config
 
 
@@ -54,7 +54,7 @@ def expected_notebooks(root: Path, assignment: str) -> dict[str, set[str]]:
     out = {}
     for path in sorted((Path(root) / "release" / assignment).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        out[path.stem] = {grading.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+        out[path.stem] = {cells.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
     if not out:
         raise FileNotFoundError(
             f"{assignment} has not been released in {root}: run `course-grade release {assignment}` first."
@@ -96,7 +96,7 @@ def normalize(root: Path, assignment: str, student: str, expected: dict[str, set
             continue
         if path.stem in expected:
             continue
-        ids = {grading.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+        ids = {cells.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
         best = max(expected, key=lambda n: len(ids & expected[n]))
         if ids & expected[best] and not (folder / f"{best}.ipynb").exists():
             path.rename(folder / f"{best}.ipynb")

@@ -17,7 +17,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer
 
-from autograder import grading, ledger, sandbox
+from autograder import cells, grading, ledger, sandbox
 
 
 def _root_of(db_url: str) -> Path:
@@ -66,4 +66,4 @@ class SandboxedExecute(NbGraderPreprocessor):
             original = nbformat.read(submitted, as_version=4)
         except Exception:
             return []
-        return grading.restore_cells(original, restored)[1]
+        return cells.restore_cells(original, restored)[1]

@@ -21,7 +21,7 @@ from typing import Any
 
 import nbformat
 
-from autograder import sandbox
+from autograder import cells, sandbox
 
 
 @dataclass
@@ -52,70 +52,14 @@ class Outcome:
         }
 
 
-def nbgrader_meta(cell: Any) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_test(cell: Any) -> bool:
-    meta = nbgrader_meta(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def restore_cells(student: Any, source: Any) -> tuple[Any, list[str]]:
-    """The student's notebook with every locked and test cell put back from the source.
-
-    Returns the notebook and one line per cell that had been edited or deleted.
-    """
-    nb = copy.deepcopy(student)
-    reference = {
-        nbgrader_meta(c).get("grade_id"): c for c in source.cells if nbgrader_meta(c).get("grade_id")
-    }
-    present, review = set(), []
-    for i, cell in enumerate(nb.cells):
-        gid = nbgrader_meta(cell).get("grade_id")
-        if gid not in reference or gid in present:
-            if gid in present:  # a copy of a course cell: keep the student's code, drop the marks
-                cell.metadata.pop("nbgrader", None)
-            continue
-        present.add(gid)
-        src = reference[gid]
-        if nbgrader_meta(src).get("locked") or is_test(src):
-            if cell.source != src.source and not nbgrader_meta(src).get("solution"):
-                kind = "test" if is_test(src) else "locked"
-                if _visible(cell.source) != _visible(src.source):
-                    review.append(f"{kind} cell {gid} was edited (the course's version was used)")
-            restored = copy.deepcopy(src)
-            restored["id"] = cell.get("id", restored.get("id"))
-            nb.cells[i] = restored
-    for gid, cell in reference.items():
-        if gid not in present and (is_test(cell) or nbgrader_meta(cell).get("locked")):
-            if cell.cell_type == "code":
-                review.append(f"cell {gid} was deleted (the course's version was used)")
-            nb.cells.append(copy.deepcopy(cell))
-    return nb, review
-
-
-def _visible(source: str) -> str:
-    """A test cell as the student saw it: hidden tests are not in the release."""
-    out, hidden = [], False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            hidden = True
-        elif "END HIDDEN TESTS" in line:
-            hidden = False
-        elif not hidden:
-            out.append(line)
-    return "\n".join(out).strip()
-
-
 def job_cells(nb: Any, trusted: set[str]) -> list[dict]:
     """The code cells the judge runs, in order; course cells marked trusted."""
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        gid = nbgrader_meta(cell).get("grade_id")
-        kind = "test" if is_test(cell) else "code"
+        gid = cells.nbgrader_meta(cell).get("grade_id")
+        kind = "test" if cells.is_test(cell) else "code"
         cells.append({"kind": kind, "source": cell.source, "grade_id": gid, "trusted": gid in trusted})
     return cells
 
@@ -254,8 +198,8 @@ def apply_results(nb: Any, outcome: Outcome, by_index: dict[int, dict]) -> None:
         cell.outputs, cell.execution_count = [], code_index + 1
         if result and result.get("output"):
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=result["output"]))
-        if is_test(cell):
-            verdict = outcome.tests.get(nbgrader_meta(cell).get("grade_id"))
+        if cells.is_test(cell):
+            verdict = outcome.tests.get(cells.nbgrader_meta(cell).get("grade_id"))
             if verdict is not None and not verdict.passed:
                 cell.outputs.append(
                     nbformat.v4.new_output(

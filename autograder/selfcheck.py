@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import grading, sandbox
+from autograder import cells, grading, sandbox
 from autograder.settings import NOTEBOOK_TIMEOUT, REPO
 
 SOURCE = REPO / "notebooks"
@@ -51,17 +51,17 @@ def grade(notebook: Path, wall_s: float = NOTEBOOK_TIMEOUT) -> list[ExerciseScor
     except Exception as exc:
         raise ValueError(f"{notebook} is not a readable notebook ({exc}).") from None
     source = nbformat.read(find_source(notebook), as_version=4)
-    nb, _ = grading.restore_cells(student, source)
+    nb, _ = cells.restore_cells(student, source)
     trusted = {
-        grading.nbgrader_meta(c).get("grade_id")
+        cells.nbgrader_meta(c).get("grade_id")
         for c in source.cells
-        if grading.nbgrader_meta(c).get("locked")
+        if cells.nbgrader_meta(c).get("locked")
     }
     outcome, _ = grading.run_judge(nb, trusted, sandbox.Limits(wall_s=wall_s))
     scores = []
     for cell in source.cells:
-        meta = grading.nbgrader_meta(cell)
-        if grading.is_test(cell):
+        meta = cells.nbgrader_meta(cell)
+        if cells.is_test(cell):
             result = outcome.tests.get(meta["grade_id"])
             passed = bool(result and result.passed)
             points = float(meta.get("points", 0))

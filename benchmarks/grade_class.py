@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import batch, flow, grading, ledger, sandbox
+from autograder import batch, cells, flow, grading, ledger, sandbox
 from autograder.settings import REPO
 
 PATCH = """import numpy.testing, autograder.checks
@@ -76,12 +76,12 @@ STOPPING = {"exit", "loop"}
 
 
 def _meta(cell) -> dict:
-    return grading.nbgrader_meta(cell)
+    return cells.nbgrader_meta(cell)
 
 
 def _tests(source) -> list[tuple[str, float]]:
     return [
-        (_meta(c)["grade_id"], float(_meta(c).get("points", 0))) for c in source.cells if grading.is_test(c)
+        (_meta(c)["grade_id"], float(_meta(c).get("points", 0))) for c in source.cells if cells.is_test(c)
     ]
 
 
@@ -101,7 +101,7 @@ def make_submission(kind: str, source, release, student: int):
         broken = _test_after(nb, target)
         return nb, {g: (0.0 if g == broken else p) for g, p in tests}
     attack = list(ATTACKS)[student % len(ATTACKS)]
-    first_test = next(i for i, c in enumerate(nb.cells) if grading.is_test(c))
+    first_test = next(i for i, c in enumerate(nb.cells) if cells.is_test(c))
     nb.cells.insert(first_test + 1, nbformat.v4.new_code_cell(ATTACKS[attack]))
     if attack in STOPPING:
         return nb, {g: (p if i == 0 else 0.0) for i, (g, p) in enumerate(tests)}
@@ -109,7 +109,7 @@ def make_submission(kind: str, source, release, student: int):
 
 
 def _test_after(nb, index: int) -> str:
-    return next(_meta(c)["grade_id"] for c in nb.cells[index:] if grading.is_test(c))
+    return next(_meta(c)["grade_id"] for c in nb.cells[index:] if cells.is_test(c))
 
 
 def kind_of(student: int, n: int) -> str:

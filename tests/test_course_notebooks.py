@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import flow, grading, sandbox, selfcheck, sync
+from autograder import cells, flow, grading, sandbox, selfcheck, sync
 from autograder.settings import REPO, grading_environment
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))
@@ -254,7 +254,7 @@ def test_a_stubbed_exercise_costs_only_its_own_points(course_root, chapter):
                 continue
             nb = copy.deepcopy(source)
             nb.cells[index] = copy.deepcopy(stubs[_nbgrader(cell)["grade_id"]])
-            tests_after = [_nbgrader(c)["grade_id"] for c in source.cells[index:] if grading.is_test(c)]
+            tests_after = [_nbgrader(c)["grade_id"] for c in source.cells[index:] if cells.is_test(c)]
             outcome, _ = grading.run_judge(nb, trusted, sandbox.Limits(wall_s=300))
             failed = {gid for gid, result in outcome.tests.items() if not result.passed}
             assert failed == {tests_after[0]}, (_nbgrader(cell)["grade_id"], outcome.tests)
