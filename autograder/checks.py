@@ -3,8 +3,8 @@
 * :func:`graded` keeps a test cell's stderr clean (nbgrader gives 0 points to
   a test cell that writes to stderr, even for a harmless NumPy warning) and
   reports warnings on stdout instead;
-* :func:`assert_own_code` and :func:`forbid_reference` make sure an answer is
-  the student's own code, not the course's reference re-exported;
+* :func:`course_version` and :func:`course_in_place_of` give a check the
+  course's own pieces where the student's code lives (its subject when judged);
 * :func:`assert_gradients_ok` and :func:`assert_same_as_reference` compare a
   student's layer with numerical gradients and with the reference.
 """
@@ -12,22 +12,16 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
+import importlib
 import io
 import math
-import os
-import sys
-import sysconfig
 import warnings
 from collections.abc import Callable, Iterator
-from types import CodeType, FunctionType
 from typing import Any
 
-import course
+from autograder import remote
 from course import backend
 from course.gradcheck import check_layer, rel_error
-
-_COURSE_DIR = os.path.dirname(os.path.abspath(course.__file__))
 
 
 @contextlib.contextmanager
@@ -50,91 +44,43 @@ def graded() -> Iterator[None]:
                 print(captured.getvalue().rstrip())
 
 
-def _code_objects(reference: Any) -> set[CodeType]:
-    """Code objects of a reference function or of every method of a reference class."""
-    if isinstance(reference, FunctionType):
-        return {reference.__code__}
-    codes = set()
-    for klass in inspect.getmro(reference) if inspect.isclass(reference) else ():
-        if klass is object:
-            continue
-        for value in vars(klass).values():
-            func = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
-            if isinstance(func, FunctionType):
-                codes.add(func.__code__)
-    return codes
+def course_version(like: Any, qualified: str) -> Any:
+    """The course's ``module:Name`` where the student's ``like`` lives: in its subject when judged.
 
-
-def _is_course_code(code: CodeType) -> bool:
-    return os.path.abspath(code.co_filename).startswith(_COURSE_DIR + os.sep)
-
-
-def assert_own_code(answer: Any, reference: Any, methods: tuple[str, ...] = ()) -> None:
-    """Fail when ``answer`` is, subclasses or borrows code from ``reference``.
-
-    ``methods`` names the methods the exercise asks for (for a class answer).
+    A check that hands the student's code one of the course's objects (a model
+    for ``eval_perplexity``, say) builds it there with this.
     """
-    name = getattr(reference, "__name__", str(reference))
-    if answer is reference:
-        raise AssertionError(f"{name} is the course's reference imported, not your own code: write it here.")
-    if inspect.isclass(answer) and inspect.isclass(reference) and issubclass(answer, reference):
-        raise AssertionError(f"{name} subclasses the course's reference; write the class yourself.")
-    targets = [answer] if not inspect.isclass(answer) else [getattr(answer, m, None) for m in methods]
-    ref_codes = _code_objects(reference)
-    for target in targets:
-        func = getattr(target, "__func__", target)
-        code = getattr(func, "__code__", None)
-        if code is None:
-            raise AssertionError(f"{name}: a method the exercise asks for is missing ({methods}).")
-        if code in ref_codes or _is_course_code(code):
-            raise AssertionError(f"{name}.{func.__name__} comes from the course package; write it yourself.")
-
-
-_AUTOGRADER_DIR = os.path.dirname(os.path.abspath(__file__))
-_LIBRARY_DIRS = tuple(
-    os.path.abspath(path) + os.sep
-    for path in {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
-)
-
-
-def _caller_is_student(frame: Any) -> bool:
-    """Walk up from a call: is the first frame outside course and the libraries the student's?"""
-    f = frame.f_back
-    while f is not None:
-        path = os.path.abspath(f.f_code.co_filename)
-        if path.startswith(_AUTOGRADER_DIR + os.sep):
-            return False
-        if not (path.startswith(_COURSE_DIR + os.sep) or path.startswith(_LIBRARY_DIRS)):
-            return True
-        f = f.f_back
-    return False
+    subject = remote.of(like)
+    if subject is not None:
+        return subject.course(qualified)
+    module, _, name = qualified.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @contextlib.contextmanager
-def forbid_reference(reference: Any) -> Iterator[None]:
-    """Fail if the student's code runs the reference's own code inside the block.
+def course_in_place_of(answer: Any, name: str, qualified: str) -> Iterator[None]:
+    """Judge ``answer`` alone: the global ``name`` its code uses means the course's version meanwhile.
 
-    Catches disguised re-exports (a method that calls the reference's method).
-    The checks themselves may still run the reference to compare with it.
+    A Time layer that builds the student's own cell by name then uses the
+    course's cell, so a bug in the cell costs only the cell's exercise.
     """
-    codes = _code_objects(reference)
-    hits: list[str] = []
-
-    def profiler(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code in codes and _caller_is_student(frame):
-            hits.append(frame.f_code.co_name)
-
-    previous = sys.getprofile()
-    sys.setprofile(profiler)
+    subject = remote.of(answer)
+    if subject is not None:
+        subject.request({"op": "bind", "name": name, "target": qualified})
+        yield
+        return
+    module, _, attr = qualified.partition(":")
+    reference = getattr(importlib.import_module(module), attr)
+    globs = getattr(getattr(answer, "forward", answer), "__globals__", {})
+    before = globs.get(name)
+    swap = isinstance(before, type) and before is not reference
+    if swap:
+        globs[name] = reference
     try:
         yield
     finally:
-        sys.setprofile(previous)
-    if hits:
-        name = getattr(reference, "__name__", str(reference))
-        raise AssertionError(
-            f"Your answer runs the course's reference {name}.{hits[0]}; the exercise is to write it yourself."
-        )
+        if swap:
+            globs[name] = before
 
 
 def assert_gradients_ok(layer: Any, *inputs: Any, what: str = "", **kwargs: Any) -> None:
@@ -212,7 +158,7 @@ def assert_grads_written_in_place(layer: Any, name: str, inputs: tuple, douts: t
     first = [backend.host().array(g, copy=True) for g in layer.grads]
     layer.forward(*inputs)
     layer.backward(*douts)
-    if any(a is not b for a, b in zip(held, layer.grads, strict=True)):
+    if remote.replaced_grads(layer) or any(a is not b for a, b in zip(held, layer.grads, strict=True)):
         raise AssertionError(
             f"{name}.backward replaced the arrays in self.grads; write into them instead "
             "(self.grads[0][...] = dW): the optimizer keeps the original arrays."

@@ -13,15 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer
+from traitlets import Float, Integer, Unicode
 
-from autograder import cells, grading, ledger, sandbox
-
-
-def _root_of(db_url: str) -> Path:
-    return Path(db_url.split("sqlite:///", 1)[1].split("?", 1)[0]).parent
+from autograder import bounds, cells, grading, ledger, sandbox
 
 
 class SandboxedExecute(NbGraderPreprocessor):
@@ -34,18 +29,19 @@ class SandboxedExecute(NbGraderPreprocessor):
         config=True
     )
     processes = Integer(sandbox.Limits.processes, help="process limit of one run").tag(config=True)
+    course_root = Unicode(help="the course root (submissions, gradebook, ledger)").tag(config=True)
+    source_dir = Unicode(help="the source notebooks, one folder per assignment").tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         info = resources["nbgrader"]
-        root = _root_of(info["db_url"])
-        with Gradebook(info["db_url"]) as gb:
-            notebook = gb.find_notebook(info["notebook"], info["assignment"])
-            trusted = {c.name for c in notebook.source_cells if c.locked}
+        root = Path(self.course_root)
+        source = nbformat.read(Path(self.source_dir) / info["assignment"] / f"{info['notebook']}.ipynb", 4)
         review = self._edits(root, info, nb)
         limits = sandbox.Limits(wall_s=self.wall_s, memory_mb=self.memory_mb, processes=self.processes)
-        outcome, results = grading.run_judge(nb, trusted, limits)
+        outcome, results = grading.grade(nb, source, limits)
         outcome.review = review + outcome.review
         grading.apply_results(nb, outcome, results)
+        outcome.review += bounds.cap_outputs(nb)
         ledger.record(root, info["assignment"], info["student"], info["notebook"], outcome.to_json())
         if outcome.status != "graded" or outcome.review:
             self.log.warning(

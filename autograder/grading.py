@@ -1,27 +1,27 @@
-"""Grade one notebook: restore the course's cells, run the judge in the sandbox, read its results.
+"""Grade one notebook: the feedback run in the sandbox for its outputs, the judge for its scores.
 
 Used by nbgrader's autograde (through :mod:`autograder.execute`) and by the
-self-check (``course check``). Every way a run can fail ends in an
-:class:`Outcome` with a status and a reason a person can read.
+self-check (``course check``). The notebook runs once, top to bottom, in the
+sandbox (:mod:`autograder.runner`): that gives the outputs the student sees and
+says where a notebook stopped. Scores come from :mod:`autograder.judge`, which
+never runs the student's code in its own process. Every way a run can fail
+ends in an :class:`Outcome` with a status and a reason a person can read.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import hmac
 import json
 import os
-import secrets
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from autograder import cells, sandbox
+from autograder import cells, judge, sandbox
 
 
 @dataclass
@@ -52,51 +52,37 @@ class Outcome:
         }
 
 
-def job_cells(nb: Any, trusted: set[str]) -> list[dict]:
-    """The code cells the judge runs, in order; course cells marked trusted."""
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        gid = cells.nbgrader_meta(cell).get("grade_id")
-        kind = "test" if cells.is_test(cell) else "code"
-        cells.append({"kind": kind, "source": cell.source, "grade_id": gid, "trusted": gid in trusted})
-    return cells
+def run_cells(nb: Any) -> list[dict]:
+    """The code cells of the feedback run, in order; test cells are shown the judge's verdict instead."""
+    return [
+        {"index": i, "source": c.source, "run": not cells.is_test(c)}
+        for i, c in enumerate(c for c in nb.cells if c.cell_type == "code")
+    ]
 
 
-def _read_report(path: Path, token: bytes) -> tuple[list[dict], str, list[str]]:
-    """Signed results in order, and how far the judge got ('', 'ready' or 'done').
-
-    Anything unsigned or out of order is flagged, never trusted.
-    """
-    results, stage, problems, seen = [], "", [], set()
+def _read_report(path: Path) -> tuple[dict[int, dict], str]:
+    """The feedback run's results by cell index, and how far it got ('', 'ready' or 'done')."""
+    results, stage = {}, ""
     for line in path.read_text("utf-8", "replace").splitlines():
         try:
-            record = json.loads(line)
-            body, mac = record["body"], record["mac"]
-            good = hmac.compare_digest(hmac.new(token, body.encode(), hashlib.sha256).hexdigest(), mac)
-        except (ValueError, KeyError, TypeError):
-            good = False
-        if not good:
-            problems.append("the notebook wrote something that imitates the grader's results")
+            item = json.loads(line)
+        except ValueError:
             continue
-        item = json.loads(body)
+        if not isinstance(item, dict):
+            continue
         if item.get("ready") or item.get("done"):
             stage = "done" if item.get("done") else "ready"
-            continue
-        if item["index"] in seen or (results and item["index"] < results[-1]["index"]):
-            problems.append("results arrived twice or out of order")
-            continue
-        seen.add(item["index"])
-        results.append(item)
-    return results, stage, sorted(set(problems))
+        elif isinstance(item.get("index"), int):
+            output = item.get("output") if isinstance(item.get("output"), str) else ""
+            error = item.get("error")
+            valid = isinstance(error, list) and len(error) == 3 and all(isinstance(e, str) for e in error)
+            results[item["index"]] = {"output": output, "error": error if valid else None}
+    return results, stage
 
 
-def run_judge(nb: Any, trusted: set[str], limits: sandbox.Limits) -> tuple[Outcome, dict[int, dict]]:
-    """Run the notebook's code cells in the sandbox; return the outcome and results by cell index."""
-    cells = job_cells(nb, trusted)
-    token = secrets.token_bytes(32)
-    job = json.dumps({"token": token.hex(), "cells": cells}).encode()
+def feedback_run(nb: Any, limits: sandbox.Limits) -> tuple[dict[int, dict], str, sandbox.Finished]:
+    """Run the notebook top to bottom in the sandbox: outputs by code cell index, the stage, how it ended."""
+    job = json.dumps({"cells": run_cells(nb)}).encode()
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         scratch = Path(tmp) / "work"
         scratch.mkdir()
@@ -104,7 +90,7 @@ def run_judge(nb: Any, trusted: set[str], limits: sandbox.Limits) -> tuple[Outco
         fd = os.open(report_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             finished = sandbox.run(
-                [sys.executable, "-m", "autograder.judge", "--report", str(fd)],
+                [sys.executable, "-m", "autograder.runner", "--report", str(fd)],
                 scratch,
                 limits,
                 stdin=job,
@@ -113,32 +99,36 @@ def run_judge(nb: Any, trusted: set[str], limits: sandbox.Limits) -> tuple[Outco
             )
         finally:
             os.close(fd)
-        results, stage, problems = _read_report(report_path, token)
-    by_index = {r["index"]: r for r in results}
-    outcome = Outcome(wall_s=finished.wall_s, review=list(problems))
+        results, stage = _read_report(report_path)
+    return results, stage, finished
+
+
+def grade(nb: Any, source_nb: Any, limits: sandbox.Limits) -> tuple[Outcome, dict[int, dict]]:
+    """Grade a restored notebook against its source; the outcome and the feedback outputs by cell index."""
+    began = time.monotonic()
+    by_index, stage, finished = feedback_run(nb, limits)
+    outcome = Outcome(wall_s=finished.wall_s)
     if not stage:  # the grader itself did not start: not the notebook's doing
         outcome.status = "error"
         outcome.reason = "the grader could not start the notebook: " + _last_lines(finished.stderr_tail)
-    elif stage != "done":
-        outcome.status, outcome.reason = _why_stopped(finished, cells, results, limits)
-    _score_tests(outcome, cells, by_index)
-    _note_attempts(outcome, by_index, limits)
+        return outcome, by_index
+    needed = {c["index"] for c in judge.subject_cells(nb, source_nb)}
+    if stage != "done":
+        status, reason = _why_stopped(finished, len(run_cells(nb)), len(by_index), limits)
+        if max(by_index, default=-1) + 1 in needed or not by_index:
+            # It stopped in a cell the verdict needs: a subject would stop there too.
+            outcome.status, outcome.reason = status, reason
+            for ex in judge.exercises(source_nb):
+                outcome.tests[ex.grade_id] = TestResult(False, f"not graded: {reason}")
+            return outcome, by_index
+        outcome.review.append(f"{reason} (a cell the grading does not need; the exercises were judged)")
+    cells_timeout = 2 * finished.wall_s + 10 if stage == "done" else None
+    for gid, verdict in judge.judge_notebook(nb, source_nb, limits, cells_timeout).items():
+        outcome.tests[gid] = TestResult(verdict.passed, verdict.message)
+        if verdict.review:
+            outcome.review.append(verdict.review)
+    outcome.wall_s = time.monotonic() - began
     return outcome, by_index
-
-
-def _note_attempts(outcome: Outcome, by_index: dict[int, dict], limits: sandbox.Limits) -> None:
-    """What the sandbox refused, and cells that ran out of memory: worth a human look."""
-    for index, result in sorted(by_index.items()):
-        if result.get("changed"):
-            names = ", ".join(result["changed"][:5])
-            outcome.review.append(f"cell {index + 1} changed {names} (put back before the next cell)")
-    if any(r.get("forged") for r in by_index.values()):
-        outcome.review.append("a cell interfered with the judge's record of it")
-    refused = sorted({what for r in by_index.values() for what in r.get("refused", [])})
-    if refused:
-        outcome.review.append("the notebook tried " + ", ".join(refused) + " (refused)")
-    if any((r.get("error") or [""])[0] == "MemoryError" for r in by_index.values()):
-        outcome.review.append(f"a cell ran out of memory (limit {limits.memory_mb} MB per process)")
 
 
 def _last_lines(text: str) -> str:
@@ -147,9 +137,9 @@ def _last_lines(text: str) -> str:
 
 
 def _why_stopped(
-    finished: sandbox.Finished, cells: list, results: list, limits: sandbox.Limits
+    finished: sandbox.Finished, total: int, done: int, limits: sandbox.Limits
 ) -> tuple[str, str]:
-    where = f"code cell {len(results) + 1} of {len(cells)}"
+    where = f"code cell {done + 1} of {total}"
     if finished.timed_out:
         return "timeout", f"the notebook ran past its {limits.wall_s:g} s limit (stopped in {where})"
     if "MemoryError" in finished.stderr_tail or "Cannot allocate memory" in finished.stderr_tail:
@@ -158,33 +148,6 @@ def _why_stopped(
     if finished.returncode < 0 or finished.returncode > 128:  # bubblewrap reports 128 + signal
         return "crashed", f"the notebook's process was killed (signal {signal_number}) in {where}"
     return "crashed", f"the notebook's process ended early (exit code {finished.returncode}) in {where}"
-
-
-def _score_tests(outcome: Outcome, cells: list[dict], by_index: dict[int, dict]) -> None:
-    for index, cell in enumerate(cells):
-        if cell["kind"] != "test":
-            continue
-        gid = cell["grade_id"]
-        result = by_index.get(index)
-        if result is None:
-            outcome.tests[gid] = TestResult(False, f"not graded: {outcome.reason or 'no result'}")
-            continue
-        if result.get("tampered"):
-            names = ", ".join(result["tampered"][:5])
-            outcome.tests[gid] = TestResult(
-                False, f"your code changed the grader's tools during this test ({names})"
-            )
-            outcome.review.append(f"{gid}: changed {names} while being tested")
-            continue
-        error = result.get("error")
-        if error:
-            name, message, _ = error
-            first = message.strip().splitlines()[0] if message.strip() else ""
-            if name == "MemoryError" and outcome.status == "graded":
-                outcome.status, outcome.reason = "memory", f"{gid} ran out of memory"
-            outcome.tests[gid] = TestResult(False, f"{name}: {first}"[:300])
-        else:
-            outcome.tests[gid] = TestResult(bool(result.get("passed")), "")
 
 
 def apply_results(nb: Any, outcome: Outcome, by_index: dict[int, dict]) -> None:
@@ -200,7 +163,9 @@ def apply_results(nb: Any, outcome: Outcome, by_index: dict[int, dict]) -> None:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=result["output"]))
         if cells.is_test(cell):
             verdict = outcome.tests.get(cells.nbgrader_meta(cell).get("grade_id"))
-            if verdict is not None and not verdict.passed:
+            if verdict is not None and verdict.passed:
+                cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="passed\n"))
+            elif verdict is not None:
                 cell.outputs.append(
                     nbformat.v4.new_output(
                         "error", ename="NotPassed", evalue=verdict.message, traceback=[verdict.message]

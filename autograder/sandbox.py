@@ -160,8 +160,18 @@ def _parents(path: str) -> list[str]:
     return out[::-1]
 
 
-def bwrap_command(argv: Sequence[str], scratch: Path, env: dict[str, str], uid: int | None) -> list[str]:
-    """The bubblewrap command line that runs argv inside the sandbox."""
+def bwrap_command(
+    argv: Sequence[str],
+    scratch: Path,
+    env: dict[str, str],
+    uid: int | None,
+    code: Sequence[tuple[str, str]] | None = None,
+) -> list[str]:
+    """The bubblewrap command line that runs argv inside the sandbox.
+
+    ``code`` lists (path here, path inside) of the course's code to show, read-only;
+    by default the files of course/, autograder/ and benchmarks/, each where it is.
+    """
     cmd = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session"]
     cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     # /proc, /dev and a private /tmp first: binds below may live under /tmp (a checkout there).
@@ -173,17 +183,18 @@ def bwrap_command(argv: Sequence[str], scratch: Path, env: dict[str, str], uid: 
             cmd += ["--symlink", os.readlink(target), target]
         elif os.path.isdir(target):
             cmd += ["--ro-bind", target, target]
-    binds = _read_only_roots() + _package_files()
+    binds = [(p, p) for p in _read_only_roots()]
+    binds += [(p, p) for p in _package_files()] if code is None else list(code)
     data = os.environ.get("COURSE_DATA_DIR")
     if data and os.path.isdir(data):
-        binds.append(os.path.realpath(data))
+        binds.append((os.path.realpath(data), os.path.realpath(data)))
     made: set[str] = {"/usr", "/etc", "/tmp", "/proc", "/dev"}
-    for path in binds:
+    for source, path in binds:
         for parent in _parents(path):
             if parent not in made and not parent.startswith(("/usr/", "/etc/")):
                 cmd += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
-        cmd += ["--ro-bind", path, path]
+        cmd += ["--ro-bind", source, path]
     for parent in _parents(str(scratch)):
         if parent not in made:
             cmd += ["--perms", "0755", "--dir", parent]
@@ -248,6 +259,59 @@ def _prepare_scratch(scratch: Path, uid: int | None) -> None:
             os.chown(path, uid, uid, follow_symlinks=False)
 
 
+def start(
+    argv: Sequence[str],
+    scratch: Path,
+    limits: Limits,
+    env: dict[str, str] | None = None,
+    code: Sequence[tuple[str, str]] | None = None,
+    pass_fds: Sequence[int] = (),
+    stdout: int | None = None,
+) -> tuple[subprocess.Popen, Path]:
+    """Start argv in the sandbox with scratch as its only writable folder; stdin is a pipe.
+
+    stdout is a pipe when ``stdout`` is ``subprocess.PIPE``, else the log file;
+    stderr always goes to the log file (returned), where a flood of prints hits the
+    file-size limit instead of the grader's memory. Stop it with :func:`stop`.
+    """
+    scratch = Path(scratch).resolve()
+    uid = _slot_uid() if _can_switch_user() else None
+    _prepare_scratch(scratch, uid)
+    full_env = environment(scratch, env)
+    if bwrap_path() is not None:
+        command, proc_env = bwrap_command(argv, scratch, full_env, uid, code), {"PATH": "/usr/bin:/bin"}
+    else:
+        command, proc_env = list(argv), full_env
+    log_path = scratch.parent / f"{scratch.name}.out"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=log if stdout is None else stdout,
+            stderr=log,
+            cwd=scratch,
+            env=proc_env,
+            pass_fds=tuple(pass_fds),
+            preexec_fn=lambda: _limit(limits),
+        )
+    return proc, log_path
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Kill the run's whole process tree and reap it."""
+    _kill_tree(proc)
+    proc.wait()
+
+
+def tail(log_path: Path, size: int = 4000) -> str:
+    """The last characters a run wrote to its log."""
+    if not log_path.exists():
+        return ""
+    with open(log_path, "rb") as f:
+        f.seek(max(0, log_path.stat().st_size - size))
+        return f.read().decode("utf-8", "replace")
+
+
 def run(
     argv: Sequence[str],
     scratch: Path,
@@ -256,42 +320,19 @@ def run(
     pass_fds: Sequence[int] = (),
     env: dict[str, str] | None = None,
 ) -> Finished:
-    """Run argv in the sandbox with scratch as its only writable folder."""
-    scratch = Path(scratch).resolve()
-    uid = _slot_uid() if _can_switch_user() else None
-    _prepare_scratch(scratch, uid)
-    full_env = environment(scratch, env)
-    if bwrap_path() is not None:
-        command, proc_env = bwrap_command(argv, scratch, full_env, uid), {"PATH": "/usr/bin:/bin"}
-    else:
-        command, proc_env = list(argv), full_env
-    # Output goes to a file: a flood of prints then hits the file-size limit
-    # instead of the grader's memory.
-    out_path = scratch.parent / f"{scratch.name}.out"
-    start = time.monotonic()
-    with open(out_path, "wb") as out:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=scratch,
-            env=proc_env,
-            pass_fds=tuple(pass_fds),
-            preexec_fn=lambda: _limit(limits),
-        )
-        timed_out = False
-        try:
-            proc.communicate(stdin, timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        except BrokenPipeError:
-            pass
-        finally:
-            _kill_tree(proc)
-            proc.wait()
-    tail = out_path.read_bytes()[-4000:].decode("utf-8", "replace") if out_path.exists() else ""
-    return Finished(proc.returncode, time.monotonic() - start, timed_out, tail)
+    """Run argv in the sandbox to its end (or the wall-clock limit) with scratch as its only writable folder."""
+    begin = time.monotonic()
+    proc, log_path = start(argv, scratch, limits, env, pass_fds=pass_fds)
+    timed_out = False
+    try:
+        proc.communicate(stdin, timeout=limits.wall_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    except BrokenPipeError:
+        pass
+    finally:
+        stop(proc)
+    return Finished(proc.returncode, time.monotonic() - begin, timed_out, tail(log_path))
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:

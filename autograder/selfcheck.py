@@ -52,12 +52,7 @@ def grade(notebook: Path, wall_s: float = NOTEBOOK_TIMEOUT) -> list[ExerciseScor
         raise ValueError(f"{notebook} is not a readable notebook ({exc}).") from None
     source = nbformat.read(find_source(notebook), as_version=4)
     nb, _ = cells.restore_cells(student, source)
-    trusted = {
-        cells.nbgrader_meta(c).get("grade_id")
-        for c in source.cells
-        if cells.nbgrader_meta(c).get("locked")
-    }
-    outcome, _ = grading.run_judge(nb, trusted, sandbox.Limits(wall_s=wall_s))
+    outcome, _ = grading.grade(nb, source, sandbox.Limits(wall_s=wall_s))
     scores = []
     for cell in source.cells:
         meta = cells.nbgrader_meta(cell)

@@ -42,6 +42,8 @@ def configure(c: Any, root: Path | None = None, source: Path | None = None) -> A
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
     c.SandboxedExecute.wall_s = NOTEBOOK_TIMEOUT
+    c.SandboxedExecute.course_root = str(root)
+    c.SandboxedExecute.source_dir = str(source)
     c.OverwriteCells.add_missing_cells = True
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # nbgrader's default feedback shows hidden tests verbatim: strip them first.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random as _pyrandom
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -239,6 +240,19 @@ def zeros(*shape: int, dtype: str = "float32") -> Any:
     return xp().zeros(shape, dtype=dtype)
 
 
+_followers: list[Callable[[dict[str, Any]], None]] = []
+
+
+def follow_random_state(follower: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    """Call ``follower(snap)`` whenever the random state is captured or put back.
+
+    The grader keeps a student's process drawing the same random numbers as the
+    reference this way. Returns a function that stops following.
+    """
+    _followers.append(follower)
+    return lambda: _followers.remove(follower) if follower in _followers else None
+
+
 def rng_snapshot() -> dict[str, Any]:
     """Capture every random state the course or a student may draw from.
 
@@ -257,6 +271,8 @@ def rng_snapshot() -> dict[str, Any]:
     cupy = _cupy_if_loaded()
     if cupy is not None and "cupy" in _generators:
         snap["cupy_global"] = copy.deepcopy(cupy.random.get_random_state())
+    for follower in list(_followers):
+        follower(snap)
     return snap
 
 
@@ -272,6 +288,8 @@ def rng_restore(snap: dict[str, Any]) -> None:
     if "cupy_global" in snap:
         cupy = _cupy_if_loaded()
         cupy.random.set_random_state(copy.deepcopy(snap["cupy_global"]))
+    for follower in list(_followers):
+        follower(snap)
 
 
 def _from_environment() -> None:
