@@ -3,7 +3,9 @@
 Each check takes the student's class, runs it on random shapes against
 numerical gradients and the course's reference, and raises AssertionError
 with a message a student can act on. A class that uses another exercise's
-class is run with the reference in its place, so one bug costs one exercise.
+class is run with the course's version in its place (see :func:`parts`), so
+one bug costs one exercise. The checks work the same on the student's own
+classes (a test cell run in the notebook) and on the judge's proxies of them.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import course
-from autograder.checks import assert_gradients_ok, assert_own_code, assert_same_as_reference, forbid_reference
-from autograder.exercises.ch03 import reference_parts, same_model, twins
+from autograder.checks import (
+    assert_gradients_ok,
+    assert_grads_written_in_place,
+    assert_same_as_reference,
+    course_in_place_of,
+)
 from course import backend
 from course.gradcheck import rel_error
 from course.layers import embedding as ref_embedding
@@ -24,24 +30,43 @@ from course.models import word2vec as ref_models
 
 # The other exercises' classes each of these is run with: the course's, so one bug costs one exercise.
 PARTS = {
-    "EmbeddingDot": {"Embedding": ref_embedding.Embedding},
+    "EmbeddingDot": {"Embedding": "course.layers.embedding:Embedding"},
     "NegativeSamplingLoss": {
-        "UnigramSampler": ref_ns.UnigramSampler,
-        "EmbeddingDot": ref_embedding.EmbeddingDot,
+        "UnigramSampler": "course.layers.negative_sampling:UnigramSampler",
+        "EmbeddingDot": "course.layers.embedding:EmbeddingDot",
     },
-    "CBOW": {"Embedding": ref_embedding.Embedding, "NegativeSamplingLoss": ref_ns.NegativeSamplingLoss},
+    "CBOW": {
+        "Embedding": "course.layers.embedding:Embedding",
+        "NegativeSamplingLoss": "course.layers.negative_sampling:NegativeSamplingLoss",
+    },
 }
 
 
 @contextlib.contextmanager
-def alone(answer: type) -> Iterator[type]:
+def parts(answer: Any, exercise: str) -> Iterator[None]:
+    """The names of the other exercises' classes in ``answer``'s code mean the course's meanwhile."""
+    with contextlib.ExitStack() as stack:
+        for name, qualified in PARTS[exercise].items():
+            stack.enter_context(course_in_place_of(answer, name, qualified))
+        yield
+
+
+@contextlib.contextmanager
+def alone(answer: Any) -> Iterator[Any]:
     """EmbeddingDot, NegativeSamplingLoss or CBOW with the course's parts inside (visible checks)."""
-    with reference_parts(answer, **PARTS[answer.__name__]):
+    with parts(answer, answer.__name__):
         yield answer
 
 
 def _rng(seed: int) -> Any:
     return backend.host().random.default_rng(seed)
+
+
+def _seed_everywhere(seed: int) -> None:
+    """Seed every generator a sampler may draw from, in the student's process too when judged."""
+    course.seed(seed)
+    backend.host().random.seed(seed)
+    backend.rng_snapshot()  # a judged subject takes on the random state captured here
 
 
 def _ids(rng: Any, V: int, shape: tuple) -> Any:
@@ -66,41 +91,40 @@ def _same_lookup(student: Any, reference: Any, inputs: tuple, dout: Any, what: s
         )
 
 
-def embedding(Embedding: type, seed: int = 41) -> None:
-    """Embedding: lookup, accumulated gradient of repeated ids, cleared rows, grad_rows."""
-    assert_own_code(Embedding, ref_embedding.Embedding, ("forward", "backward"))
+def embedding(Embedding: Any, seed: int = 41) -> None:
+    """Embedding: lookup, accumulated gradient of repeated ids, cleared rows, grad_rows, in-place grads."""
     rng = _rng(seed)
     np = backend.host()
-    with forbid_reference(ref_embedding.Embedding):
-        for V, D, shape in ((1, 2, (3,)), (4, 3, (6,)), (6, 2, (3, 4)), (9, 5, (2, 3))):
-            W, idx = rng.standard_normal((V, D)), _ids(rng, V, shape)
-            what = f"Embedding with W {W.shape} and ids of shape {shape}"
-            assert_gradients_ok(Embedding(W.copy()), idx, what=what)
-            dout = rng.standard_normal((*shape, D))
-            _same_lookup(Embedding(W.copy()), ref_embedding.Embedding(W.copy()), (idx,), dout, what)
-        # Two batches in a row: the second gradient must not keep rows of the first.
-        W = rng.standard_normal((8, 3))
-        layer, reference = Embedding(W.copy()), ref_embedding.Embedding(W.copy())
-        held = layer.grads[0]
-        for idx in (np.array([0, 1, 1, 5]), np.array([2, 7, 2])):
-            dout = rng.standard_normal((len(idx), 3))
-            _same_lookup(layer, reference, (idx,), dout, "Embedding, second batch")
-            rows = getattr(layer, "grad_rows", [None])[0]
-            if rows is None or sorted(set(np.asarray(rows).tolist())) != sorted(set(idx.tolist())):
-                raise AssertionError(
-                    f"After backward on ids {idx.tolist()}, self.grad_rows[0] should hold the distinct ids "
-                    f"{sorted(set(idx.tolist()))}; got {rows}. self._distinct(self.idx) gives them."
-                )
-        if layer.grads[0] is not held:
-            raise AssertionError("Embedding.backward must write into self.grads[0] in place (dW[...] = ...).")
+    for V, D, shape in ((1, 2, (3,)), (4, 3, (6,)), (6, 2, (3, 4)), (9, 5, (2, 3))):
+        W, idx = rng.standard_normal((V, D)), _ids(rng, V, shape)
+        what = f"Embedding with W {W.shape} and ids of shape {shape}"
+        assert_gradients_ok(Embedding(W.copy()), idx, what=what)
+        dout = rng.standard_normal((*shape, D))
+        _same_lookup(Embedding(W.copy()), ref_embedding.Embedding(W.copy()), (idx,), dout, what)
+    # Two batches in a row: the second gradient must not keep rows of the first.
+    W = rng.standard_normal((8, 3))
+    layer, reference = Embedding(W.copy()), ref_embedding.Embedding(W.copy())
+    for idx in (np.array([0, 1, 1, 5]), np.array([2, 7, 2])):
+        dout = rng.standard_normal((len(idx), 3))
+        _same_lookup(layer, reference, (idx,), dout, "Embedding, second batch")
+        rows = getattr(layer, "grad_rows", [None])[0]
+        if rows is None or sorted(set(np.asarray(rows).tolist())) != sorted(set(idx.tolist())):
+            raise AssertionError(
+                f"After backward on ids {idx.tolist()}, self.grad_rows[0] should hold the distinct ids "
+                f"{sorted(set(idx.tolist()))}; got {rows}. self._distinct(self.idx) gives them."
+            )
+    idx = np.array([3, 0, 3])
+    assert_grads_written_in_place(
+        Embedding(rng.standard_normal((5, 2))), "Embedding", (idx,), (rng.standard_normal((3, 2)),)
+    )
 
 
-def embedding_dot(EmbeddingDot: type, seed: int = 42) -> None:
-    """EmbeddingDot with one id (N,) or K ids (N, K) per row; the reference Embedding inside."""
-    assert_own_code(EmbeddingDot, ref_embedding.EmbeddingDot, ("forward", "backward"))
+def embedding_dot(EmbeddingDot: Any, seed: int = 42) -> None:
+    """EmbeddingDot with one id (N,) or K ids (N, K) per row; the course's Embedding inside."""
     rng = _rng(seed)
+    np = backend.host()
     ref_cls = ref_embedding.EmbeddingDot
-    with forbid_reference(ref_cls), reference_parts(EmbeddingDot, **PARTS["EmbeddingDot"]):
+    with parts(EmbeddingDot, "EmbeddingDot"):
         for V, H, n, k in ((5, 3, 4, None), (6, 2, 3, 4), (3, 4, 1, 2), (7, 3, 5, None)):
             shape = (n,) if k is None else (n, k)
             W, h, idx = rng.standard_normal((V, H)), rng.standard_normal((n, H)), _ids(rng, V, shape)
@@ -108,6 +132,14 @@ def embedding_dot(EmbeddingDot: type, seed: int = 42) -> None:
             assert_gradients_ok(EmbeddingDot(W.copy()), h, idx, what=what)
             dout = rng.standard_normal(shape)
             _same_lookup(EmbeddingDot(W.copy()), ref_cls(W.copy()), (h, idx), dout, what)
+        h, idx, dout = (
+            rng.standard_normal((3, 2)),
+            np.array([[1, 1], [0, 3], [3, 2]]),
+            rng.standard_normal((3, 2)),
+        )
+        assert_grads_written_in_place(
+            EmbeddingDot(rng.standard_normal((4, 2))), "EmbeddingDot", (h, idx), (dout,)
+        )
 
 
 def _frequencies(draws: Any, V: int) -> Any:
@@ -115,76 +147,65 @@ def _frequencies(draws: Any, V: int) -> Any:
     return np.bincount(np.asarray(draws).reshape(-1), minlength=V) / np.asarray(draws).size
 
 
-def unigram_sampler(UnigramSampler: type, seed: int = 43) -> None:
+def unigram_sampler(UnigramSampler: Any, seed: int = 43) -> None:
     """word_p, shapes, never the target, and the distribution of the draws."""
-    assert_own_code(UnigramSampler, ref_ns.UnigramSampler, ("__init__", "get_negative_sample"))
     rng = _rng(seed)
     np = backend.host()
     counts = np.array([40, 1, 9, 0, 20, 5, 3, 2])
     corpus = rng.permutation(np.repeat(np.arange(len(counts)), counts))
     V = len(counts)
-    with forbid_reference(ref_ns.UnigramSampler):
-        for power in (0.75, 1.0, 0.5):
-            sampler, want = UnigramSampler(corpus, power, 3), ref_ns.UnigramSampler(corpus, power, 3)
-            word_p = np.asarray(getattr(sampler, "word_p", np.zeros(0)), dtype=float)
-            if word_p.shape != (V,) or np.abs(word_p - want.word_p).max() > 1e-9:
-                raise AssertionError(
-                    f"With power={power}, word_p should be {want.word_p.round(4).tolist()} "
-                    f"(count ** power, divided by its sum); got {word_p.round(4).tolist()}."
-                )
-        sampler = UnigramSampler(corpus, 0.75, 3)
-        target = _ids(rng, V, (50,))
-        negative = np.asarray(sampler.get_negative_sample(target))
-        if negative.shape != (50, 3) or negative.dtype.kind not in "iu":
+    for power in (0.75, 1.0, 0.5):
+        sampler, want = UnigramSampler(corpus, power, 3), ref_ns.UnigramSampler(corpus, power, 3)
+        word_p = np.asarray(getattr(sampler, "word_p", np.zeros(0)), dtype=float)
+        if word_p.shape != (V,) or np.abs(word_p - want.word_p).max() > 1e-9:
             raise AssertionError(
-                f"get_negative_sample(target of shape (50,)) should return integer ids of shape (50, 3); "
-                f"got {negative.dtype} {negative.shape}."
+                f"With power={power}, word_p should be {want.word_p.round(4).tolist()} "
+                f"(count ** power, divided by its sum); got {word_p.round(4).tolist()}."
             )
-        if (negative == target[:, None]).any():
-            raise AssertionError("A negative word must never be the row's own target word: draw it again.")
-        if negative.min() < 0 or negative.max() >= V:
+    sampler = UnigramSampler(corpus, 0.75, 3)
+    target = _ids(rng, V, (50,))
+    negative = np.asarray(sampler.get_negative_sample(target))
+    if negative.shape != (50, 3) or negative.dtype.kind not in "iu":
+        raise AssertionError(
+            f"get_negative_sample(target of shape (50,)) should return integer ids of shape (50, 3); "
+            f"got {negative.dtype} {negative.shape}."
+        )
+    if (negative == target[:, None]).any():
+        raise AssertionError("A negative word must never be the row's own target word: draw it again.")
+    if negative.min() < 0 or negative.max() >= V:
+        raise AssertionError(f"Negative ids must lie in [0, {V}); got {negative.min()}..{negative.max()}.")
+    # One draw per row, target fixed: the draws follow word_p without the target, renormalised.
+    _seed_everywhere(seed)
+    n = 40_000
+    for word in (0, 4):
+        sampler = UnigramSampler(corpus, 0.75, 1)
+        draws = sampler.get_negative_sample(np.full(n, word))
+        expected = ref_ns.UnigramSampler(corpus, 0.75, 1).word_p.copy()
+        expected[word] = 0
+        expected /= expected.sum()
+        freq = _frequencies(draws, V)
+        limit = 5 * np.sqrt(expected * (1 - expected) / n) + 1e-3
+        if (np.abs(freq - expected) > limit).any():
             raise AssertionError(
-                f"Negative ids must lie in [0, {V}); got {negative.min()}..{negative.max()}."
+                f"With target {word} everywhere, the draws should have frequencies about "
+                f"{expected.round(3).tolist()} (word_p without the target, renormalised); got "
+                f"{freq.round(3).tolist()}."
             )
-        # One draw per row, target fixed: the draws follow word_p without the target, renormalised.
-        course_seed(seed)
-        n = 40_000
-        for word in (0, 4):
-            sampler = UnigramSampler(corpus, 0.75, 1)
-            draws = sampler.get_negative_sample(np.full(n, word))
-            expected = ref_ns.UnigramSampler(corpus, 0.75, 1).word_p.copy()
-            expected[word] = 0
-            expected /= expected.sum()
-            freq = _frequencies(draws, V)
-            limit = 5 * np.sqrt(expected * (1 - expected) / n) + 1e-3
-            if (np.abs(freq - expected) > limit).any():
-                raise AssertionError(
-                    f"With target {word} everywhere, the draws should have frequencies about "
-                    f"{expected.round(3).tolist()} (word_p without the target, renormalised); got "
-                    f"{freq.round(3).tolist()}."
-                )
 
 
-def course_seed(seed: int) -> None:
-    """Seed every generator a sampler may draw from."""
-    course.seed(seed)
-    backend.host().random.seed(seed)
-
-
-def negative_sampling_loss(NegativeSamplingLoss: type, seed: int = 44) -> None:
-    """Loss value, gradients of h and W, huge scores; the reference sampler and EmbeddingDot inside."""
-    assert_own_code(NegativeSamplingLoss, ref_ns.NegativeSamplingLoss, ("forward", "backward"))
+def negative_sampling_loss(NegativeSamplingLoss: Any, seed: int = 44) -> None:
+    """Loss value, gradients of h and W, huge scores; the course's sampler and EmbeddingDot inside."""
     rng = _rng(seed)
     np = backend.host()
     ref_cls = ref_ns.NegativeSamplingLoss
-    with forbid_reference(ref_cls), reference_parts(NegativeSamplingLoss, **PARTS["NegativeSamplingLoss"]):
+    with parts(NegativeSamplingLoss, "NegativeSamplingLoss"):
         for V, H, n, k in ((6, 3, 4, 2), (10, 4, 3, 5), (4, 2, 1, 1)):
             corpus = _ids(rng, V, (50,))
             corpus[:V] = np.arange(V)
             W, h = rng.standard_normal((V, H)), rng.standard_normal((n, H))
             target = _ids(rng, V, (n,))
             what = f"NegativeSamplingLoss with W {W.shape}, h {h.shape}, sample_size={k}"
-            course_seed(seed)
+            _seed_everywhere(seed)
             assert_gradients_ok(NegativeSamplingLoss(W.copy(), corpus, sample_size=k), h, target, what=what)
             make = lambda W=W, c=corpus, k=k: (  # noqa: E731
                 NegativeSamplingLoss(W.copy(), c, sample_size=k),
@@ -205,20 +226,59 @@ def negative_sampling_loss(NegativeSamplingLoss: type, seed: int = 44) -> None:
             )
 
 
-def cbow(CBOW: type, seed: int = 45) -> None:
+def _twins(answer: Any, rng: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """The student's CBOW and the course's built alike, with the same O(1) random weights."""
+    student, ref = answer(*args, **kwargs), ref_models.CBOW(*args, **kwargs)
+    if len(student.params) != len(ref.params) or len(student.grads) != len(ref.grads):
+        raise AssertionError(
+            f"CBOW must have {len(ref.params)} params and grads ([W_in, W_out]), "
+            "as the given __init__ builds them."
+        )
+    # Look the methods up before writing the weights: when judged, a proxy's first lookup of a
+    # method refreshes its params from the subject, which would undo weights not yet sent.
+    student.forward, student.backward  # noqa: B018
+    for mine, theirs in zip(student.params, ref.params, strict=True):
+        if mine.shape != theirs.shape:
+            raise AssertionError(f"CBOW's params should have shapes {[p.shape for p in ref.params]}.")
+        weights = rng.standard_normal(theirs.shape)
+        mine[...] = weights
+        theirs[...] = weights
+    return student, ref
+
+
+def _same_model(student: Any, reference: Any, batch: tuple, what: str) -> None:
+    """Equal losses (with the same negatives) and equal gradients of every parameter on one batch."""
+    snap = backend.rng_snapshot()
+    loss = float(student.forward(*batch))
+    backend.rng_restore(snap)
+    want = float(reference.forward(*batch))
+    if abs(loss - want) > 1e-6 * max(1.0, abs(want)):
+        raise AssertionError(f"{what}: the loss should be {want:.6f}, got {loss:.6f}.")
+    student.backward()
+    reference.backward()
+    for name, got, expected in zip(ref_models.CBOW.param_names, student.grads, reference.grads, strict=True):
+        if got.shape != expected.shape:
+            raise AssertionError(
+                f"{what}: the gradient of {name} has shape {got.shape}, not {expected.shape}."
+            )
+        err = rel_error(got, expected)
+        if err > 1e-6:
+            raise AssertionError(f"{what}: the gradient of {name} is wrong (relative error {err:.1e}).")
+
+
+def cbow(CBOW: Any, seed: int = 45) -> None:
     """CBOW with negative sampling: gradients of W_in and W_out, agreement with the reference."""
-    assert_own_code(CBOW, ref_models.CBOW, ("forward", "backward"))
     rng = _rng(seed)
     np = backend.host()
-    with forbid_reference(ref_models.CBOW), reference_parts(CBOW, **PARTS["CBOW"]):
+    with parts(CBOW, "CBOW"):
         for V, H, window, n in ((6, 3, 1, 4), (9, 2, 2, 3), (5, 4, 1, 1)):
             corpus = _ids(rng, V, (40,))
             corpus[:V] = np.arange(V)
             contexts, target = _ids(rng, V, (n, 2 * window)), _ids(rng, V, (n,))
             what = f"CBOW(V={V}, H={H}, window_size={window}) on {n} examples"
             args = (V, H, window, corpus)
-            student, _ = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
-            course_seed(seed)
+            student, _ = _twins(CBOW, rng, *args, sample_size=2, dtype="float64")
+            _seed_everywhere(seed)
             assert_gradients_ok(student, contexts, target, check_inputs=False, dout=1.0, what=what)
-            student, reference = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
-            same_model(student, reference, (contexts, target), what)
+            student, reference = _twins(CBOW, rng, *args, sample_size=2, dtype="float64")
+            _same_model(student, reference, (contexts, target), what)
