@@ -112,18 +112,19 @@ def grade(nb: Any, source_nb: Any, limits: sandbox.Limits) -> tuple[Outcome, dic
         outcome.status = "error"
         outcome.reason = "the grader could not start the notebook: " + _last_lines(finished.stderr_tail)
         return outcome, by_index
-    needed = {c["index"] for c in judge.subject_cells(nb, source_nb)}
+    skip: set[int] = set()
     if stage != "done":
-        status, reason = _why_stopped(finished, len(run_cells(nb)), len(by_index), limits)
-        if max(by_index, default=-1) + 1 in needed or not by_index:
-            # It stopped in a cell the verdict needs: a subject would stop there too.
-            outcome.status, outcome.reason = status, reason
-            for ex in judge.exercises(source_nb):
-                outcome.tests[ex.grade_id] = TestResult(False, f"not graded: {reason}")
-            return outcome, by_index
-        outcome.review.append(f"{reason} (a cell the grading does not need; the exercises were judged)")
-    cells_timeout = 2 * finished.wall_s + 10 if stage == "done" else None
-    for gid, verdict in judge.judge_notebook(nb, source_nb, limits, cells_timeout).items():
+        # The cell it stopped in would stop a subject too: the judge leaves that cell out,
+        # so a hang or a crash costs what that cell defines, and nothing else.
+        stopped = max(by_index, default=-1) + 1
+        skip.add(stopped)
+        outcome.status, outcome.reason = _why_stopped(finished, len(run_cells(nb)), stopped, limits)
+        outcome.review.append(f"{outcome.reason}; the grading left that cell out")
+    if any((r.get("error") or [""])[0] == "MemoryError" for r in by_index.values()):
+        outcome.review.append(f"a cell ran out of memory (limit {limits.memory_mb} MB per process)")
+    cells_timeout = min(limits.wall_s, 2 * finished.wall_s + 10)
+    verdicts = judge.judge_notebook(nb, source_nb, limits, cells_timeout, skip)
+    for gid, verdict in verdicts.items():
         outcome.tests[gid] = TestResult(verdict.passed, verdict.message)
         if verdict.review:
             outcome.review.append(verdict.review)

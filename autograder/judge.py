@@ -144,14 +144,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def judge_notebook(
-    nb: Any, source_nb: Any, limits: sandbox.Limits, cells_timeout: float | None = None
+    nb: Any,
+    source_nb: Any,
+    limits: sandbox.Limits,
+    cells_timeout: float | None = None,
+    skip: set[int] = frozenset(),
 ) -> dict[str, Verdict]:
     """Every exercise's verdict, by test cell grade_id.
 
     ``cells_timeout`` bounds the time a subject may take to run the student's cells
-    (the feedback run has shown how long they need).
+    (the feedback run has shown how long they need); ``skip`` lists code cells
+    (by index) the subjects leave out: the cell the feedback run stopped in.
     """
-    code = subject_cells(nb, source_nb)
+    code = [c for c in subject_cells(nb, source_nb) if c["index"] not in skip]
     return {ex.grade_id: judge_exercise(ex, code, limits, cells_timeout) for ex in exercises(source_nb)}
 
 

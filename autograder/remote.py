@@ -84,6 +84,8 @@ class Subject:
         self.deadline = time.monotonic() + limits.wall_s
         self.proxies: weakref.WeakValueDictionary[int, RemoteObject] = weakref.WeakValueDictionary()
         self.methods: set[tuple[int, str]] = set()
+        self.sent_states: dict[int, int] = {}
+        self.sent_states_keep: dict[int, dict] = {}
         self.dead = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="course-subject-")
         scratch = Path(self._tmp.name) / "work"
@@ -109,6 +111,7 @@ class Subject:
         """Send one request; the reply as a dict, or SubjectError / the student's exception."""
         if self.dead:
             raise SubjectError(self.dead)
+        message.setdefault("push", self._push(message))
         limit = min(timeout or self.call_timeout, self.deadline - time.monotonic())
         try:
             self.proc.stdin.write(encode(message))
@@ -215,9 +218,23 @@ class Subject:
                 proxy._receive(state)
 
     def _follow(self, snap: dict) -> None:
-        """Keep the subject's random state equal to the judge's (see backend.follow_random_state)."""
-        if not self.dead:
-            self.request({"op": "random", "state": random_state(snap)})
+        """Keep the subject's random state equal to the judge's (see backend.follow_random_state).
+
+        A state is sent whole once, then named by number; no reply is awaited.
+        """
+        if self.dead:
+            return
+        token = self.sent_states.get(id(snap))
+        message: dict[str, Any] = {"op": "random", "token": token}
+        if token is None or self.sent_states_keep.get(token) is not snap:
+            token = len(self.sent_states_keep)
+            self.sent_states[id(snap)] = token
+            self.sent_states_keep[token] = snap  # alive, so its id is not reused
+            message = {"op": "random", "token": token, "state": random_state(snap)}
+        try:
+            self.proc.stdin.write(encode(message))
+        except (OSError, ValueError):
+            self._die(self._why(EOFError()))
 
     def wrap(self, value: Any, states: Any) -> Any:
         """A reply's value with handles turned into proxies."""
@@ -245,7 +262,6 @@ class Subject:
             "method": method,
             "args": _outgoing(args, arrays),
             "kwargs": _outgoing(kwargs, arrays),
-            "push": self._push(args, kwargs, target),
         }
         reply = self.request(message)
         back = reply.get("arrays")
@@ -255,10 +271,10 @@ class Subject:
             _write_back(mine, theirs, "an argument")
         return self.wrap(reply.get("result"), reply.get("states"))
 
-    def _push(self, args: Any, kwargs: Any, target: Any) -> dict:
+    def _push(self, message: dict) -> dict:
         """Parameters the judge changed here since the subject last sent them (a gradient check's nudges)."""
         pushed = {}
-        for handle in _handles((args, kwargs, target)):
+        for handle in _handles(message):
             proxy = self.proxies.get(handle.id)
             if proxy is not None and proxy._params is not None and proxy._changed():
                 pushed[str(handle.id)] = list(proxy._params)
@@ -428,9 +444,7 @@ class RemoteObject:
 
     def __deepcopy__(self, memo: dict) -> RemoteObject:
         subject = self._subject
-        message = {"op": "copy", "target": Handle(self._handle), "float64": True}
-        message["push"] = subject._push((), {}, self)
-        reply = subject.request(message)
+        reply = subject.request({"op": "copy", "target": Handle(self._handle), "float64": True})
         return subject.wrap(reply.get("result"), reply.get("states"))
 
     def __repr__(self) -> str:
@@ -442,7 +456,7 @@ def random_state(snap: dict) -> dict:
     python = snap["python"]
     legacy = snap["numpy"]
     return {
-        "python": [python[0], list(python[1]), python[2]],
+        "python": [python[0], numpy.array(python[1], dtype=numpy.uint64), python[2]],
         "numpy": tuple(legacy),
         "generators": {k: g.bit_generator.state for k, g in snap["generators"].items() if k == "numpy"},
         "seed": snap["seed"],

@@ -24,6 +24,7 @@ import os
 import random
 import sys
 import traceback
+import types
 from typing import Any
 
 import numpy
@@ -72,6 +73,28 @@ def _detach_stdio() -> Channel:
     return channel
 
 
+class _Later(types.ModuleType):
+    """A module imported on first use: plotting costs the grading nothing unless it happens."""
+
+    def __getattr__(self, attr: str) -> Any:
+        for name in _LATER:
+            if isinstance(sys.modules.get(name), _Later):
+                del sys.modules[name]
+        real = importlib.import_module(self.__name__)
+        if self.__name__ == "matplotlib":
+            real.use("Agg")
+        return getattr(real, attr)
+
+
+_LATER = ("matplotlib", "matplotlib.pyplot")
+
+
+def _defer_plotting() -> None:
+    modules = {name: _Later(name) for name in _LATER}
+    modules["matplotlib"].pyplot = modules["matplotlib.pyplot"]
+    sys.modules.update(modules)
+
+
 def _error(exc: BaseException) -> dict:
     """An exception as data: its class name, message and the student's lines in the traceback."""
     try:
@@ -96,6 +119,7 @@ class Subject:
         self.objects: dict[int, Any] = {}
         self.held: dict[int, tuple[list, list]] = {}
         self.next_id = 1
+        self.random_states: dict[int, dict] = {}
 
     # -- cells ---------------------------------------------------------------
     def run_cells(self, cells: list[dict]) -> dict:
@@ -180,7 +204,7 @@ class Subject:
         return value
 
     # -- requests ------------------------------------------------------------
-    def handle(self, request: dict) -> dict:
+    def handle(self, request: dict) -> dict | None:
         op = request["op"]
         self.push(request.get("push") or {})
         made: list[int] = []
@@ -221,9 +245,11 @@ class Subject:
         elif op == "bind":
             self.namespace[request["name"]] = self.resolve(request["target"])
             reply = {}
-        elif op == "random":
-            _set_random_state(request["state"])
-            reply = {}
+        elif op == "random":  # no reply: the judge does not wait for it
+            if "state" in request:
+                self.random_states[request["token"]] = request["state"]
+            _set_random_state(self.random_states[request["token"]])
+            return None
         elif op == "release":
             for h in request["handles"]:
                 self.objects.pop(h, None)
@@ -264,7 +290,7 @@ def _set_random_state(state: dict) -> None:
     from course import backend  # noqa: PLC0415
 
     python = state["python"]
-    random.setstate((python[0], tuple(python[1]), python[2]))
+    random.setstate((python[0], tuple(int(v) for v in python[1]), python[2]))
     numpy.random.set_state(tuple(state["numpy"]))
     generators = {}
     for key, bit_state in state["generators"].items():
@@ -278,6 +304,7 @@ def _set_random_state(state: dict) -> None:
 
 def main() -> int:
     channel = _detach_stdio()
+    _defer_plotting()
     subject = Subject()
     while True:
         try:
@@ -288,7 +315,8 @@ def main() -> int:
             reply = subject.handle(request)
         except BaseException as exc:  # the student's error is an answer too
             reply = {"error": _error(exc)}
-        channel.send(reply)
+        if reply is not None:
+            channel.send(reply)
 
 
 if __name__ == "__main__":

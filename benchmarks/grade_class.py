@@ -28,10 +28,9 @@ import nbformat
 from autograder import batch, cells, flow, grading, ledger, sandbox
 from autograder.settings import REPO
 
-PATCH = """import numpy.testing, autograder.checks
+PATCH = """import numpy.testing, course.gradcheck
 numpy.testing.assert_allclose = lambda *a, **k: None
-autograder.checks.assert_same_as_reference = lambda *a, **k: None
-autograder.checks.assert_gradients_ok = lambda *a, **k: None
+course.gradcheck.rel_error = lambda *a, **k: 0.0
 """
 MEMORY = """hoard = []
 try:
@@ -71,8 +70,6 @@ ATTACKS = {
     "snoop": SNOOP,
     "loop": LOOP,
 }
-# Attacks after which nothing more runs: the tests before them still count.
-STOPPING = {"exit", "loop"}
 
 
 def _meta(cell) -> dict:
@@ -103,8 +100,8 @@ def make_submission(kind: str, source, release, student: int):
     attack = list(ATTACKS)[student % len(ATTACKS)]
     first_test = next(i for i, c in enumerate(nb.cells) if cells.is_test(c))
     nb.cells.insert(first_test + 1, nbformat.v4.new_code_cell(ATTACKS[attack]))
-    if attack in STOPPING:
-        return nb, {g: (p if i == 0 else 0.0) for i, (g, p) in enumerate(tests)}
+    # A cell that hangs or ends the process is left out when the exercises are judged:
+    # it defines nothing, so every exercise keeps its points.
     return nb, dict(tests)
 
 

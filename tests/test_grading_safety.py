@@ -3,9 +3,15 @@
 A small class takes chapter 1: an honest student, a student with one wrong
 answer, and one student per attack. Every attacking notebook carries the same
 wrong answer (Affine's bias gradient) and tries to turn it into points, break
-the run, or reach outside its sandbox. For every case: the honest parts are
-graded right, the wrong answer stays wrong, nobody else's grade changes, the
-gradebook passes its integrity check, and the batch completes.
+the run, or reach outside its sandbox; one starts from the blank release and
+borrows every answer of the course. The attacks come in the classes that beat
+a grader whose tests ran beside the student's code: the checking machinery
+changed, profile and trace hooks, the course's answer passed off as one's
+own, the process's memory, destructors, threads and processes, and (new with
+the judge) the protocol itself: forged, flooded and oversized replies. For
+every case: the honest parts are graded right, the wrong answer stays wrong,
+nobody else's grade changes, the gradebook passes its integrity check, and
+the batch completes.
 """
 
 from __future__ import annotations
@@ -91,16 +97,19 @@ def _edit_tests() -> nbformat.NotebookNode:
     return nb
 
 
+# 1. The machinery a check relies on, changed in the student's process.
 PATCH_HARNESS = """
-import numpy, numpy.testing, autograder.checks, course.gradcheck
+import contextlib, numpy, numpy.testing, autograder.checks, course.gradcheck
 numpy.testing.assert_allclose = lambda *a, **k: None
 numpy.allclose = lambda *a, **k: True
-autograder.checks._close = lambda *a, **k: None
-autograder.checks.assert_gradients_ok = lambda *a, **k: None
-autograder.checks.assert_same_as_reference = lambda *a, **k: None
+contextlib.contextmanager = lambda f: f
 course.gradcheck.rel_error = lambda *a, **k: 0.0
-import autograder.exercises.ch01 as ex
-ex.affine = lambda *a, **k: None
+course.gradcheck.check_layer = lambda *a, **k: type("R", (), {"ok": True})()
+try:
+    import autograder.exercises.ch01 as ex
+    ex.affine = lambda *a, **k: None
+except ImportError as exc:
+    print("no hidden tests here:", exc)
 """
 PATCH_BUILTINS = """
 import builtins
@@ -109,21 +118,194 @@ builtins.float = lambda *a: 0.0
 builtins.any = lambda *a: False
 builtins.all = lambda *a: True
 """
-PATCH_CLASS = """
-import course.layers
-course.layers.Affine.backward = lambda self, dout: None
+PATCH_CLOSURES = """
+import gc, types
+for obj in gc.get_objects():
+    if isinstance(obj, types.FunctionType) and obj.__closure__:
+        for cell in obj.__closure__:
+            try:
+                name = getattr(cell.cell_contents, "__name__", "")
+                if callable(cell.cell_contents) and name in ("_close", "rel_error"):
+                    cell.cell_contents = lambda *a, **k: 0.0
+            except ValueError:
+                pass
 """
 PATCH_DURING = """
-import autograder.checks, autograder.exercises.ch01
-autograder.checks._close = lambda *a, **k: None
-autograder.exercises.ch01.assert_same_as_reference = lambda *a, **k: None
+import sys
+for name, module in list(sys.modules.items()):
+    if name.startswith(("autograder", "course.gradcheck", "numpy.testing")):
+        for attr in ("rel_error", "_close", "assert_allclose", "assert_gradients_ok"):
+            if hasattr(module, attr):
+                setattr(module, attr, lambda *a, **k: 0.0)
+"""
+# 2. Profile and trace hooks; an array-like that looks around when it is converted.
+PROFILE_HOOK = """
+import sys
+def rewrite(frame, event, arg):
+    for key in ("err", "error", "errors", "passed", "ok"):
+        if key in frame.f_locals:
+            frame.f_locals[key] = 0.0 if key.startswith("err") else True
+    return rewrite
+sys.setprofile(rewrite)
+sys.settrace(rewrite)
+"""
+ARRAY_LIKE = """
+class Knowing:
+    def __init__(self, shape):
+        self.shape = shape
+    def __array__(self, dtype=None, copy=None):
+        import sys
+        frame = sys._getframe()
+        while frame is not None:
+            for value in frame.f_locals.values():
+                if getattr(value, "shape", None) == self.shape and type(value).__name__ == "ndarray":
+                    return value
+            frame = frame.f_back
+        return np.zeros(self.shape)
+return Knowing((x.shape[0], self.params[0].shape[1]))
+"""
+# 3. Passing the course's answer off as one's own.
+REEXPORT = "from course.layers import Affine  # the course's own, imported"
+DELEGATE_WHEN_GRADED = """
+import os, sys
+graded = "autograder.subject" in sys.modules or os.environ.get("COURSE_FAST") or os.getuid() != 0
+if graded:
+    import course.layers.basic as basic
+    Affine = basic.Affine
+"""
+COPY_CODE = """
+import types, course.layers.basic as basic
+for name in ("forward", "backward"):
+    code = getattr(basic.Affine, name).__code__.replace(co_firstlineno=1, co_filename="<cell 4>")
+    setattr(Affine, name, types.FunctionType(code, globals(), name))
+"""
+COMPILED_AS_GRADER = """
+import inspect, course.layers.basic as basic
+source = inspect.getsource(basic)
+namespace = dict(vars(basic))
+exec(compile(source, "/nonexistent/autograder/checks.py", "exec"), namespace)
+Affine = namespace["Affine"]
+"""
+TWIN = """
+from course.layers.time import TimeAffine
+class Affine(TimeAffine):
+    def forward(self, x):
+        return super().forward(x[:, None, :])[:, 0, :]
+    def backward(self, dout):
+        return super().backward(dout[:, None, :])[:, 0, :]
+"""
+READ_REFERENCE = """
+import os, sys
+wanted = "dout2" + ".sum(axis=0)"
+found = None
+roots = [p for p in sys.path if os.path.isdir(p)] + ["/tmp", os.getcwd(), "/proc/1/cwd"]
+seen = 0
+for root in roots:
+    for folder, dirs, files in os.walk(root):
+        for name in files:
+            seen += 1
+            if seen > 40000 or not name.endswith((".py", ".ipynb", ".pyc")):
+                continue
+            try:
+                text = open(os.path.join(folder, name), "rb").read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if wanted in text and "class Affine" in text:
+                found = os.path.join(folder, name)
+print("FOUND REFERENCE", found)
+if found and found.endswith(".py"):
+    namespace = {}
+    exec(open(found).read(), namespace)
+    Affine = namespace["Affine"]
+"""
+# 4. The process's own memory, read through /proc under other spellings.
+PROC_MEMORY = """
+import os, re
+wanted = ("dout2" + ".sum(axis=0)").encode()
+hits = []
+for path in ("/proc/self/mem", "//proc/self/mem", "/proc/1/mem", "/proc/%d/mem" % os.getppid()):
+    try:
+        maps = open(path.replace("mem", "maps")).read().splitlines()
+        with open(path, "rb") as mem:
+            for line in maps:
+                start, end = (int(v, 16) for v in line.split()[0].split("-"))
+                if end - start > 64 << 20:
+                    continue
+                try:
+                    mem.seek(start)
+                    if wanted in mem.read(end - start):
+                        hits.append(path)
+                except (OSError, ValueError, OverflowError):
+                    pass
+    except OSError as exc:
+        print("refused", path, type(exc).__name__)
+print("MEMORY HITS", hits)
+"""
+# 5. Destructors that run after a record would have been taken.
+DESTRUCTOR = """
+import os, threading
+from autograder.protocol import encode
+class Forger:
+    def __del__(self):
+        frame = encode({"result": None, "states": {}, "arrays": []})
+        for fd in range(0, 40):
+            try:
+                os.write(fd, frame)
+            except OSError:
+                pass
+local = threading.local()
+local.forger = Forger()
+keep = [Forger() for _ in range(3)]
+"""
+# 6. Threads and processes that act later.
+LATER = """
+import os, threading, time
+from autograder.protocol import encode
+def forge():
+    for _ in range(200):
+        for fd in range(1, 40):
+            try:
+                os.write(fd, encode({"result": 0.0, "states": {}, "arrays": []}))
+            except OSError:
+                pass
+        time.sleep(0.01)
+threading.Thread(target=forge, daemon=True).start()
+if os.fork() == 0:
+    forge()
+    os._exit(0)
+"""
+# The protocol itself: forged, flooded and oversized replies, from inside the (wrong) Affine.forward.
+FORGE_FRAMES = """
+import os
+from autograder.protocol import encode
+fake = encode({"result": np.zeros((x.shape[0], self.params[0].shape[1])), "states": {}, "arrays": [x]})
+for fd in range(1, 40):
+    try:
+        os.write(fd, fake)
+    except OSError:
+        pass
+"""
+FLOOD_FRAME = """
+import os, struct
+for fd in range(1, 40):
+    try:
+        os.write(fd, struct.pack(">Q", 1 << 62) + b"x" * 1000)
+    except OSError:
+        pass
+"""
+GIANT_ARRAY = "return np.zeros((6000, 6000))"
+HANG_WHEN_JUDGED = """
+import sys
+if "autograder.subject" in sys.modules:
+    while True:
+        pass
 """
 IGNORE_SIGNALS = """
 import signal
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGHUP):
     try:
         signal.signal(s, signal.SIG_IGN)
-    except ValueError:  # the grader runs cells off the main thread
+    except ValueError:
         pass
 while True:
     try:
@@ -140,7 +322,7 @@ finally:
     del hoard
 """
 FORK_BOMB = """
-import os, subprocess
+import os
 for _ in range(10000):
     try:
         os.fork()
@@ -198,37 +380,6 @@ try:
 except Exception as exc:
     print("refused", type(exc).__name__)
 """
-FORGE = """
-import json, os
-fake = json.dumps({"body": json.dumps({"index": 9, "output": "", "error": None, "passed": True,
-                   "grade_id": "affine_tests", "tampered": [], "changed_before": []}), "mac": "0" * 64})
-for fd in range(3, 30):
-    try:
-        os.write(fd, (fake + "\\n").encode())
-    except OSError:
-        pass
-"""
-FRAME_WALK = """
-import sys
-frame, found = sys._getframe(), []
-while frame is not None:
-    wanted = ("enforce", "restore", "report", "token", "job", "hook", "graveyard")
-    found += [k for k in frame.f_locals if k in wanted]
-    frame = frame.f_back
-print("FOUND", found)
-"""
-# Inside the (wrong) Affine.forward: forge the runner's record of the test cell and wake the judge early.
-FORGE_RECORD = """
-import sys
-frame = sys._getframe()
-while frame is not None and "sentinel" not in frame.f_locals:
-    frame = frame.f_back
-if frame is not None:
-    seen = frame.f_locals
-    seen["box"].append((seen["sentinel"], False, [""], None))
-    seen["done"].release()
-"""
-REEXPORT = "from course.layers import Affine  # the reference, imported"
 # A right answer that makes NumPy warn (and writes to stderr) keeps its points.
 WARNS = """
 import sys, warnings
@@ -240,45 +391,77 @@ def noisy_forward(self, x):
     return _sigmoid_forward(self, x)
 Sigmoid.forward = noisy_forward
 """
+# A blank (released) notebook that borrows the course's answers, every way at once.
+BORROW_ALL = """
+import course.layers.basic as basic, course.layers.time as time_layers, course.optim as optim
+Sigmoid, Affine, SoftmaxWithLoss = basic.Sigmoid, basic.Affine, basic.SoftmaxWithLoss
+Adam = optim.LazyAdam
+class SoftmaxWithLoss(time_layers.TimeSoftmaxWithLoss):
+    def forward(self, x, t):
+        return super().forward(x[:, None, :], t[:, None] if t.ndim == 1 else t[:, None, :])
+    def backward(self, dout=1):
+        return super().backward(dout)[:, 0, :]
+"""
+
+
+def _blank(code: str):
+    """The released notebook (every exercise a stub) with code that borrows answers."""
+
+    def make() -> nbformat.NotebookNode:
+        nb = nbformat.read(RELEASE_OF[0], as_version=4)
+        nb.cells.insert(_index(nb, "setup") + 1, nbformat.v4.new_code_cell(code))
+        return nb
+
+    return make
+
+
+RELEASE_OF: list[Path] = []  # the release's notebook, once the class fixture has released it
 
 
 def _attacks(root: Path) -> dict[str, tuple]:
-    """student -> (notebook maker, expected status, scores that differ from the wrong answer's)."""
+    """student -> (notebook maker, expected status, expected scores)."""
     fmt = {"root": str(root), "repo": str(REPO), "source": str(SOURCE)}
+    zero = dict.fromkeys(POINTS, 0.0)
     return {
-        "patch-harness": (_after("setup", PATCH_HARNESS), "graded"),
-        "patch-builtins": (_after("affine", PATCH_BUILTINS), "graded"),
-        "patch-class": (_after("setup", PATCH_CLASS), "graded"),
-        "patch-during-test": (_in_affine(PATCH_DURING), "graded"),
-        "ignore-signals": (_after("sigmoid_tests", IGNORE_SIGNALS), "timeout"),
-        "exit-kernel": (_after("sigmoid_tests", "import os\nos._exit(0)"), "crashed"),
+        "patch-harness": (_after("setup", PATCH_HARNESS), "graded", WRONG_SCORES),
+        "patch-builtins": (_after("affine", PATCH_BUILTINS), "graded", WRONG_SCORES),
+        "patch-closures": (_after("setup", PATCH_CLOSURES), "graded", WRONG_SCORES),
+        "patch-during-test": (_in_affine(PATCH_DURING), "graded", WRONG_SCORES),
+        "profile-hook": (_after("setup", PROFILE_HOOK), "graded", WRONG_SCORES),
+        "array-like": (_in_affine(ARRAY_LIKE), "graded", WRONG_SCORES),
+        "reexport": (_after("affine", REEXPORT), "graded", WRONG_SCORES),
+        "delegate-when-graded": (_after("affine", DELEGATE_WHEN_GRADED), "graded", WRONG_SCORES),
+        "copy-code": (_after("affine", COPY_CODE), "graded", WRONG_SCORES),
+        "compiled-as-grader": (_after("affine", COMPILED_AS_GRADER), "graded", WRONG_SCORES),
+        "twin": (_after("affine", TWIN), "graded", WRONG_SCORES),
+        "read-reference": (_after("affine", READ_REFERENCE), "graded", WRONG_SCORES),
+        "proc-memory": (_after("setup", PROC_MEMORY), "graded", WRONG_SCORES),
+        "destructor": (_after("affine", DESTRUCTOR), "graded", WRONG_SCORES),
+        "threads-and-processes": (_after("affine", LATER), "graded", WRONG_SCORES),
+        "forge-frames": (_in_affine(FORGE_FRAMES), "graded", WRONG_SCORES),
+        "flood-frame": (_in_affine(FLOOD_FRAME), "graded", WRONG_SCORES),
+        "giant-array": (_in_affine(GIANT_ARRAY), "graded", WRONG_SCORES),
+        "hang-when-judged": (_in_affine(HANG_WHEN_JUDGED), "graded", WRONG_SCORES),
+        "ignore-signals": (_after("sigmoid_tests", IGNORE_SIGNALS), "timeout", WRONG_SCORES),
+        "exit-kernel": (_after("sigmoid_tests", "import os\nos._exit(0)"), "crashed", WRONG_SCORES),
         "kill-kernel": (
             _after("sigmoid_tests", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
             "crashed",
+            WRONG_SCORES,
         ),
-        "memory-bomb": (_after("setup", MEMORY_BOMB), "graded"),
-        "fork-bomb": (_after("setup", FORK_BOMB), "graded"),
-        "huge-output": (_after("setup", HUGE_OUTPUT), "graded"),
-        "write-outside": (_after("setup", WRITE_OUTSIDE.format(**fmt)), "graded"),
-        "read-secrets": (_after("setup", READ_SECRETS.format(**fmt)), "graded"),
-        "network": (_after("setup", NETWORK), "graded"),
-        "gradebook": (_after("setup", GRADEBOOK.format(**fmt)), "graded"),
-        "forge-results": (_after("adam", FORGE), "graded"),
-        "edit-tests": (_edit_tests, "graded"),
-        "reexport": (_after("affine", REEXPORT), "graded"),
-        "warns": (_after("sigmoid", WARNS), "graded"),
-        "frame-walk": (_after("setup", FRAME_WALK), "graded"),
-        "forge-record": (_in_affine(FORGE_RECORD), "graded"),
+        "memory-bomb": (_after("setup", MEMORY_BOMB), "graded", WRONG_SCORES),
+        "fork-bomb": (_after("setup", FORK_BOMB), "graded", WRONG_SCORES),
+        "huge-output": (_after("setup", HUGE_OUTPUT), "graded", WRONG_SCORES),
+        "write-outside": (_after("setup", WRITE_OUTSIDE.format(**fmt)), "graded", WRONG_SCORES),
+        "read-secrets": (_after("setup", READ_SECRETS.format(**fmt)), "graded", WRONG_SCORES),
+        "network": (_after("setup", NETWORK), "graded", WRONG_SCORES),
+        "gradebook": (_after("setup", GRADEBOOK.format(**fmt)), "graded", WRONG_SCORES),
+        "edit-tests": (_edit_tests, "graded", WRONG_SCORES),
+        "warns": (_after("sigmoid", WARNS), "graded", WRONG_SCORES),
+        "blank-borrows-all": (_blank(BORROW_ALL), "graded", zero),
     }
 
 
-# What an attack may score: the wrong answer's scores, less what a crash or timeout stops.
-STOPPED_AFTER_SIGMOID = {
-    "sigmoid_tests": 5.0,
-    "affine_tests": 0.0,
-    "softmax_with_loss_tests": 0.0,
-    "adam_tests": 0.0,
-}
 WRONG_SCORES = {**POINTS, "affine_tests": 0.0}
 
 
@@ -291,6 +474,7 @@ def graded_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     flow.release(CHAPTER, root)
     name = SOURCE.name
+    RELEASE_OF[:] = [root / "release" / CHAPTER / name]
     honest = nbformat.read(SOURCE, as_version=4)
     for student, nb in [("honest", honest), ("wrong", _wrong())]:
         folder = root / "submitted" / student / CHAPTER
@@ -301,7 +485,7 @@ def graded_class(tmp_path_factory):
     before = {s: _scores(root, s) for s in ("honest", "wrong")}
 
     attacks = _attacks(root)
-    for student, (make, _) in attacks.items():
+    for student, (make, _, _) in attacks.items():
         folder = root / "submitted" / student / CHAPTER
         folder.mkdir(parents=True)
         nbformat.write(make(), folder / name)
@@ -333,26 +517,36 @@ def test_the_honest_and_the_wrong_student_are_graded_right(graded_class):
 @pytest.mark.parametrize("student", list(_attacks(Path("/x"))))
 def test_each_attack_gains_nothing(graded_class, student):
     root, _, _, _, attacks = graded_class
-    expected_status = attacks[student][1]
+    _, expected_status, expected_scores = attacks[student]
     scores, row = _scores(root, student), _row(root, student)
     assert row["status"] == expected_status, row
-    expected = STOPPED_AFTER_SIGMOID if expected_status in {"timeout", "crashed"} else WRONG_SCORES
-    assert scores == expected, (row, scores)
+    assert all(scores[g] <= expected_scores[g] for g in POINTS), (row, scores)
+    if student not in BREAKS_ITSELF:  # the attack touches the wrong answer alone: the rest keeps its points
+        assert scores == expected_scores, (row, scores)
     assert row["finished"], row
 
 
-def test_attacks_are_flagged_with_a_reason(graded_class):
+# Attacks that break the student's own process for every exercise (builtins, tracing, memory):
+# they may cost the attacker more than the wrong answer does, never less.
+BREAKS_ITSELF = {
+    "patch-builtins",
+    "patch-closures",
+    "patch-harness",
+    "profile-hook",
+    "memory-bomb",
+    "fork-bomb",
+}
+
+
+def test_attacks_that_can_be_seen_are_flagged_with_a_reason(graded_class):
     root = graded_class[0]
     flagged = {r["student"]: report.needs_review(r) for r in ledger.rows(root, CHAPTER)}
-    # Attacks the sandbox stops without anything to show (the refusals are in their outputs).
-    quiet = {"write-outside", "read-secrets", "gradebook", "reexport", "huge-output", "warns", "frame-walk"}
-    for student in set(_attacks(root)) - quiet:
-        assert flagged[student], f"{student} should be listed for a human look"
-    assert "limit" in flagged["ignore-signals"]
-    assert "imitates" in flagged["forge-results"]
-    assert "network access" in flagged["network"] and "starting processes" in flagged["fork-bomb"]
-    assert "Affine" in flagged["patch-class"] and "memory" in flagged["memory-bomb"]
-    assert "interfered" in flagged["forge-record"]
+    assert "not data" in flagged["flood-frame"] or "ended" in flagged["flood-frame"]
+    assert "affine_tests" in flagged["giant-array"]
+    assert "in time" in flagged["hang-when-judged"] and "affine_tests" in flagged["hang-when-judged"]
+    assert "limit" in flagged["ignore-signals"] and "left that cell out" in flagged["ignore-signals"]
+    assert "exit code 0" in flagged["exit-kernel"] and "signal 9" in flagged["kill-kernel"]
+    assert "memory" in flagged["memory-bomb"]
     assert "edited" in flagged["edit-tests"] and "deleted" in flagged["edit-tests"]
     assert not flagged["honest"] and not flagged["wrong"]
 
@@ -377,8 +571,8 @@ def test_nothing_was_written_outside_the_sandbox(graded_class):
 def test_secrets_and_sources_stay_out_of_reach(graded_class):
     root = graded_class[0]
     text = _printed(root, "read-secrets")
-    assert SECRET not in text and "READ " not in text
-    for path in [SOURCE, root / "gradebook.db", "/proc/1/environ", "/proc/self/environ"]:
+    assert SECRET not in text and "grader-secret" not in text
+    for path in [SOURCE, root / "gradebook.db", "/proc/1/environ"]:
         assert f"refused {path}" in text
     net = _printed(root, "network")
     assert "CONNECTED" not in net and net.count("refused") == 2
@@ -390,10 +584,6 @@ def _printed(root: Path, student: str) -> str:
     return "\n".join(
         o.get("text", "") + o.get("evalue", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
-
-
-def test_the_judges_state_is_out_of_reach_of_a_cell(graded_class):
-    assert "FOUND []" in _printed(graded_class[0], "frame-walk")
 
 
 def test_huge_output_is_capped(graded_class):
@@ -535,5 +725,5 @@ def test_many_workers_share_the_gradebook(tmp_path):
 def test_a_grader_that_cannot_start_is_an_error_not_a_zero(monkeypatch):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
-    outcome, _ = grading.run_judge(nb, set(), sandbox.Limits(wall_s=30))
+    outcome, _ = grading.grade(nb, nb, sandbox.Limits(wall_s=30))
     assert outcome.status == "error" and "could not start" in outcome.reason, outcome
