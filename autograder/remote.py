@@ -18,6 +18,7 @@ and nothing else.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import select
 import subprocess
@@ -171,10 +172,8 @@ class Subject:
         if self.proc.poll() is None or self.proc.returncode is None:
             sandbox.stop(self.proc)
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         self.dead = self.dead or "the subject was closed"
         self._tmp.cleanup()
 

@@ -164,7 +164,8 @@ class Subject:
             info["params"] = list(params)
             info["grads"] = list(grads)
             info["alias"] = _aliases(params)
-            info["replaced"] = len(now) != len(grads) or any(a is not b for a, b in zip(now, grads))
+            same = len(now) == len(grads) and all(a is b for a, b in zip(now, grads, strict=True))
+            info["replaced"] = not same
         return info
 
     def push(self, pushed: dict) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import batch, cells, flow, grading, ledger, sandbox
+from autograder import batch, cells, flow, ledger, sandbox
 from autograder.settings import REPO
 
 PATCH = """import numpy.testing, course.gradcheck
