@@ -19,11 +19,12 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from tqdm.auto import tqdm
 
-from autograder import cells, flow, grading, ledger
+from autograder import bounds, cells, flow, ledger
 from autograder.settings import config
 
 
@@ -46,7 +47,9 @@ class Summary:
 
 def submitted_students(root: Path, assignment: str) -> list[str]:
     base = Path(root) / "submitted"
-    return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if not p.name.startswith(".") and (p / assignment).is_dir())
 
 
 def expected_notebooks(root: Path, assignment: str) -> dict[str, set[str]]:
@@ -54,7 +57,7 @@ def expected_notebooks(root: Path, assignment: str) -> dict[str, set[str]]:
     out = {}
     for path in sorted((Path(root) / "release" / assignment).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        out[path.stem] = {cells.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+        out[path.stem] = {cells.grade_id(c) for c in nb.cells} - {None}
     if not out:
         raise FileNotFoundError(
             f"{assignment} has not been released in {root}: run `course-grade release {assignment}` first."
@@ -63,49 +66,164 @@ def expected_notebooks(root: Path, assignment: str) -> dict[str, set[str]]:
 
 
 NOTES = "grading-notes.json"
+SET_ASIDE = {"invalid": ".invalid", "too-large": ".too-large"}  # a notebook not read: kept as NAME + this
+ORIGINAL = ".original"  # a notebook whose course cells were settled: the student's file, kept as NAME + this
 
 
-def normalize(root: Path, assignment: str, student: str, expected: dict[str, set[str]]) -> dict[str, dict]:
+def normalize(
+    root: Path,
+    assignment: str,
+    student: str,
+    expected: dict[str, set[str]],
+    max_bytes: int | None = None,
+) -> dict[str, dict]:
     """Make a submission gradable; return notebook -> the outcome to record for what was changed.
 
-    * a notebook that is not valid JSON is kept as ``NAME.ipynb.invalid`` and
-      graded as the untouched release (zero), flagged;
+    * a notebook over the size limit (``max_bytes``, default
+      :func:`autograder.bounds.notebook_limit`) is not parsed: it is kept as
+      ``NAME.ipynb.too-large`` and graded as the untouched release (zero),
+      status "too-large"; one that is not valid JSON, nests too deep or is not a
+      notebook is kept as ``NAME.ipynb.invalid`` and graded the same way,
+      status "invalid";
     * a notebook saved under another name is recognised by its cells and
-      renamed back, flagged for review.
+      renamed back, flagged for review;
+    * the course's cells are settled against the release
+      (:func:`autograder.cells.restore_cells`: copied, re-tagged or re-marked
+      nbgrader cells, deleted or moved ones), so that nbgrader never trips on
+      them; the student's file is kept as ``NAME.ipynb.original`` and what was
+      done is flagged for review.
 
     What was changed is kept in ``NOTES`` beside the notebooks, so grading the
     submission again still reports it. ``expected``: ``expected_notebooks(root, assignment)``.
     """
     folder = Path(root) / "submitted" / student / assignment
-    kept = folder / NOTES
-    notes: dict[str, dict] = json.loads(kept.read_text()) if kept.exists() else {}
+    release = Path(root) / "release" / assignment
+    limit = bounds.notebook_limit() if max_bytes is None else max_bytes
+    notes = read_notes(folder)
     for path in sorted(folder.glob("*.ipynb")):
+        name = path.stem if path.stem in expected else _only(expected)
+        if name and name != path.stem and (folder / f"{name}.ipynb").exists():
+            name = None  # another file of the student's already is that notebook
+        if _is_release(path, release / path.name):
+            continue  # the untouched release (or put in place of a notebook not read): nothing to check
         try:
-            nb = nbformat.read(path, as_version=4)
+            if path.is_symlink() or not path.is_file():
+                raise bounds.RefusedError(f"{path.name} is not a plain file")
+            nb = bounds.read_notebook(path, limit)
         except Exception as exc:
-            name = path.stem if path.stem in expected else _only(expected)
-            broken = path.with_name(path.name + ".invalid")
-            path.replace(broken)
-            if name:
-                shutil.copy2(Path(root) / "release" / assignment / f"{name}.ipynb", folder / f"{name}.ipynb")
-                notes[name] = {
-                    "status": "invalid",
-                    "reason": f"{path.name} is not a valid notebook ({str(exc).splitlines()[0][:150]}); "
-                    f"kept as {broken.name} for a human look",
-                }
+            _set_aside(folder, path, exc, name, release, notes, fallback=_only(expected))
             continue
-        if path.stem in expected:
-            continue
-        ids = {cells.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
-        best = max(expected, key=lambda n: len(ids & expected[n]))
-        if ids & expected[best] and not (folder / f"{best}.ipynb").exists():
-            path.rename(folder / f"{best}.ipynb")
-            notes[best] = {"review": [f"submitted as {path.name}; graded as {best}.ipynb"]}
-    kept.write_text(json.dumps(notes, indent=1))
+        if path.stem not in expected:
+            ids = {cells.grade_id(c) for c in nb.cells} - {None}
+            best = max(expected, key=lambda n: len(ids & expected[n]))
+            if not (ids & expected[best]) or (folder / f"{best}.ipynb").exists():
+                continue
+            _review(notes, best, f"submitted as {path.name}; graded as {best}.ipynb")
+            path = path.rename(folder / f"{best}.ipynb")
+        _settle_cells(path, nb, release / path.name, notes)
+    write_notes(folder, notes)
     for name in expected:
         if not (folder / f"{name}.ipynb").exists() and name not in notes:
             notes[name] = {"status": "missing", "reason": f"{name}.ipynb was not submitted"}
     return notes
+
+
+def read_notes(folder: Path) -> dict[str, dict]:
+    """What collecting and normalizing changed in a submission (``NOTES``), or nothing."""
+    try:
+        notes = json.loads((Path(folder) / NOTES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return notes if isinstance(notes, dict) else {}
+
+
+def write_notes(folder: Path, notes: dict[str, dict]) -> None:
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / NOTES).write_text(json.dumps(notes, indent=1))
+
+
+def note_refused(root: Path, assignment: str, student: str, notebook: str, status: str, reason: str) -> None:
+    """Record that a student's notebook was refused before it reached submitted/ (when collected).
+
+    The notebook is then graded as the untouched release (zero) with this status and reason;
+    a copy collected before is replaced by the release (the refused one supersedes it).
+    """
+    folder = Path(root) / "submitted" / student / assignment
+    notes = read_notes(folder)
+    notes[notebook] = {"status": status, "reason": reason}
+    write_notes(folder, notes)
+    (folder / f"{notebook}.ipynb").unlink(missing_ok=True)
+    _release_in_place(folder, notebook, Path(root) / "release" / assignment)
+
+
+def forget_notes(root: Path, assignment: str, student: str, notebook: str) -> None:
+    """Drop what was noted about a notebook that the student has submitted anew (collected again)."""
+    folder = Path(root) / "submitted" / student / assignment
+    notes = read_notes(folder)
+    if notes.pop(notebook, None) is not None:
+        write_notes(folder, notes)
+
+
+def _is_release(path: Path, release: Path) -> bool:
+    try:
+        return (
+            not path.is_symlink()
+            and path.stat().st_size == release.stat().st_size
+            and path.read_bytes() == release.read_bytes()
+        )
+    except OSError:
+        return False
+
+
+def _release_in_place(folder: Path, name: str, release: Path) -> None:
+    target = folder / f"{name}.ipynb"
+    if not target.exists() and (release / target.name).exists():
+        shutil.copy2(release / target.name, target)
+
+
+def _set_aside(
+    folder: Path,
+    path: Path,
+    exc: Exception,
+    name: str | None,
+    release: Path,
+    notes: dict,
+    fallback: str | None,
+) -> None:
+    """Keep a notebook that is not read beside the others, and grade the release in its place."""
+    status = exc.status if isinstance(exc, bounds.RefusedError) else "invalid"
+    aside = path.with_name(path.name + SET_ASIDE[status])
+    path.replace(aside)
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    kept = f"kept as {aside.name} for a human look"
+    if status == "invalid":
+        reason = f"{path.name} is not a valid notebook ({detail}); {kept}"
+    else:
+        reason = f"{detail}; not read, {kept}"
+    if name:
+        _release_in_place(folder, name, release)
+        notes[name] = {"status": status, "reason": reason}
+    elif fallback:
+        _review(notes, fallback, f"also submitted: {reason}")
+
+
+def _settle_cells(path: Path, nb: Any, release: Path, notes: dict) -> None:
+    """Settle the course's cells against the release; keep the student's file if anything changed."""
+    if not release.exists():
+        return
+    fixed, review = cells.restore_cells(nb, nbformat.read(release, as_version=4))
+    if not review:
+        return
+    shutil.copy2(path, path.with_name(path.name + ORIGINAL))  # a settled file has nothing left to settle
+    nbformat.write(fixed, path)
+    for line in review:
+        _review(notes, path.stem, line)
+
+
+def _review(notes: dict, name: str, line: str) -> None:
+    review = notes.setdefault(name, {}).setdefault("review", [])
+    if line not in review:
+        review.append(line)
 
 
 def _only(expected: dict) -> str | None:

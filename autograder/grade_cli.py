@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder import batch, collect, flow, ledger, report, sandbox
+from autograder import batch, bounds, collect, flow, ledger, report, sandbox
 from autograder.settings import HERE, NOTEBOOK_TIMEOUT, config
 
 
@@ -36,12 +36,18 @@ def _collect(args: argparse.Namespace) -> int:
         print("Give exactly one of --zip FILE or --exchange DIR.", file=sys.stderr)
         return 2
     if args.zip:
-        placed, skipped = collect.from_zip(args.root, args.assignment, Path(args.zip))
+        limit = int(args.max_mb * 1_000_000) if args.max_mb else None
+        placed, refused, flagged = collect.from_zip(args.root, args.assignment, Path(args.zip), limit)
         for student, names in sorted(placed.items()):
             print(f"{student}: {', '.join(names)}")
-        for why in skipped:
-            print(f"skipped {why}")
-        print(f"collected {len(placed)} students from {args.zip}")
+        for why in flagged:
+            print(f"flagged {why}")
+        for why in refused:
+            print(f"refused {why}")
+        print(
+            f"collected {len(placed)} students from {args.zip}"
+            + (f"; {len(refused)} refused and {len(flagged)} flagged (above)" if refused or flagged else "")
+        )
     else:
         students = collect.from_exchange(args.root, args.assignment, Path(args.exchange))
         print(f"collected {len(students)} students from {args.exchange}")
@@ -113,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignment")
     p.add_argument("--zip", help="a zip of notebooks downloaded from an LMS")
     p.add_argument("--exchange", help="nbgrader's exchange folder")
+    p.add_argument(
+        "--max-mb",
+        type=float,
+        help=f"size limit of one notebook in MB (default: {bounds.MAX_NOTEBOOK_BYTES / 1e6:g}; "
+        f"{bounds.LIMIT_VARIABLE} sets it for grading too)",
+    )
     p.set_defaults(func=_collect)
 
     p = sub.add_parser("grade", help="autograde every submission of an assignment in the sandbox")
