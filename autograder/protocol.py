@@ -2,7 +2,8 @@
 
 One frame is ``[8-byte length][4-byte header length][JSON header][arrays]``,
 each array ``[8-byte length][.npy bytes]``. Inside the JSON, an array is
-``{"$array": i}``, a tuple ``{"$tuple": [...]}``, an object held by the
+``{"$array": i}``, a tuple ``{"$tuple": [...]}``, a dict with keys that are
+not all strings ``{"$dict": [[key, value], ...]}``, an object held by the
 subject ``{"$handle": k}``. Arrays are decoded with ``allow_pickle=False`` and
 only numeric and boolean dtypes pass; sizes, depth and counts are capped
 before anything is parsed. Both sides use this module, but only the judge's
@@ -61,7 +62,9 @@ def encode(message: Any) -> bytes:
         if isinstance(value, list):
             return [walk(v) for v in value]
         if isinstance(value, dict):
-            return {str(k): walk(v) for k, v in value.items()}
+            if all(isinstance(k, str) for k in value):
+                return {k: walk(v) for k, v in value.items()}
+            return {"$dict": [[walk(k), walk(v)] for k, v in value.items()]}
         return value
 
     header = json.dumps(walk(message), allow_nan=True).encode()
@@ -132,6 +135,21 @@ def _array(raw: bytes) -> numpy.ndarray:
     return array.copy()  # writable, owned
 
 
+def _keyed(pairs: list, arrays: list[numpy.ndarray], depth: int) -> dict:
+    """A dict whose keys are not all strings (``id_to_word``: int keys)."""
+    out = {}
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise ProtocolError("a dict entry that is not a key and a value")
+        key = _build(pair[0], arrays, depth + 1)
+        if not isinstance(key, (str, int, float, bool, tuple)) or (
+            isinstance(key, tuple) and not all(isinstance(k, (str, int, float, bool)) for k in key)
+        ):
+            raise ProtocolError(f"a dict key of type {type(key).__name__}")
+        out[key] = _build(pair[1], arrays, depth + 1)
+    return out
+
+
 def _build(value: Any, arrays: list[numpy.ndarray], depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ProtocolError(f"data nested deeper than {MAX_DEPTH}")
@@ -147,6 +165,8 @@ def _build(value: Any, arrays: list[numpy.ndarray], depth: int) -> Any:
             return Handle(value["$handle"])
         if value.keys() == {"$tuple"} and isinstance(value["$tuple"], list):
             return tuple(_build(v, arrays, depth + 1) for v in value["$tuple"])
+        if value.keys() == {"$dict"} and isinstance(value["$dict"], list):
+            return _keyed(value["$dict"], arrays, depth)
         return {str(k): _build(v, arrays, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [_build(v, arrays, depth + 1) for v in value]

@@ -268,6 +268,9 @@ class Subject:
             raise SubjectError("the subject did not send back the arrays it was given")
         for mine, theirs in zip(arrays, back, strict=True):
             _write_back(mine, theirs, "an argument")
+        printed = reply.get("printed")
+        if isinstance(printed, str) and printed:
+            sys.stdout.write(printed[:20_000])  # what the student's call printed, where a check can see it
         return self.wrap(reply.get("result"), reply.get("states"))
 
     def _push(self, message: dict) -> dict:

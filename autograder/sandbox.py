@@ -320,7 +320,7 @@ def run(
     pass_fds: Sequence[int] = (),
     env: dict[str, str] | None = None,
 ) -> Finished:
-    """Run argv in the sandbox to its end (or the wall-clock limit) with scratch as its only writable folder."""
+    """Run argv in the sandbox to its end or its wall-clock limit; scratch is its only writable folder."""
     begin = time.monotonic()
     proc, log_path = start(argv, scratch, limits, env, pass_fds=pass_fds)
     timed_out = False

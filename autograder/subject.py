@@ -18,8 +18,10 @@ writing into it shows as stale gradients, as it would in training.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
+import io
 import os
 import random
 import sys
@@ -32,6 +34,7 @@ import numpy
 from autograder.protocol import Handle, ProtocolError, decode, encode, frame_length
 
 _LIMIT_MESSAGE = 2000
+_LIMIT_PRINTED = 20_000
 
 
 class Channel:
@@ -181,8 +184,8 @@ class Subject:
         if isinstance(result, (list, tuple)):
             items = [self.value(v, made) for v in result]
             return tuple(items) if isinstance(result, tuple) else items
-        if isinstance(result, dict) and all(isinstance(k, (str, int)) for k in result):
-            return {str(k): self.value(v, made) for k, v in result.items()}
+        if isinstance(result, dict) and all(isinstance(k, (str, int, float, bool, tuple)) for k in result):
+            return {k: self.value(v, made) for k, v in result.items()}
         if hasattr(result, "get") and hasattr(result, "__cuda_array_interface__"):
             return result.get()  # a CuPy array
         handle = self.register(result)
@@ -226,8 +229,11 @@ class Subject:
                 target = getattr(target, request["method"])
             args = self.arguments(request.get("args", []), arrays)
             kwargs = self.arguments(request.get("kwargs", {}), arrays)
-            result = target(*args, **kwargs)
-            reply = {"result": self.value(result, made), "arrays": arrays}
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                result = target(*args, **kwargs)
+            text = printed.getvalue()
+            reply = {"result": self.value(result, made), "arrays": arrays, "printed": text[:_LIMIT_PRINTED]}
         elif op == "get":
             value = getattr(self.resolve(request["target"]), request["attr"])
             if callable(value) and not isinstance(value, (numpy.ndarray, type)):

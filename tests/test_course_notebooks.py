@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cells, flow, grading, sandbox, selfcheck, sync
+from autograder import cells, flow, judge, sandbox, selfcheck, sync
 from autograder.settings import REPO, grading_environment
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))
@@ -248,13 +248,12 @@ def test_a_stubbed_exercise_costs_only_its_own_points(course_root, chapter):
         source = nbformat.read(path, as_version=4)
         release = nbformat.read(course_root / "release" / chapter / path.name, as_version=4)
         stubs = {_nbgrader(c)["grade_id"]: c for c in release.cells if _nbgrader(c).get("solution")}
-        trusted = {_nbgrader(c).get("grade_id") for c in source.cells if _nbgrader(c).get("locked")}
         for index, cell in enumerate(source.cells):
             if not _nbgrader(cell).get("solution"):
                 continue
             nb = copy.deepcopy(source)
             nb.cells[index] = copy.deepcopy(stubs[_nbgrader(cell)["grade_id"]])
             tests_after = [_nbgrader(c)["grade_id"] for c in source.cells[index:] if cells.is_test(c)]
-            outcome, _ = grading.run_judge(nb, trusted, sandbox.Limits(wall_s=300))
-            failed = {gid for gid, result in outcome.tests.items() if not result.passed}
-            assert failed == {tests_after[0]}, (_nbgrader(cell)["grade_id"], outcome.tests)
+            verdicts = judge.judge_notebook(nb, source, sandbox.Limits(wall_s=300))
+            failed = {gid for gid, verdict in verdicts.items() if not verdict.passed}
+            assert failed == {tests_after[0]}, (_nbgrader(cell)["grade_id"], verdicts)

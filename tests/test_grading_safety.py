@@ -654,11 +654,34 @@ def test_collect_from_an_lms_zip(tmp_path):
         zf.writestr(f"smithj_55_66_{SOURCE.name}", SOURCE.read_text())
         zf.writestr("../../escape.ipynb", "{}")
         zf.writestr("readme.txt", "not a notebook")
-    placed, skipped = collect.from_zip(root, CHAPTER, archive)
-    assert placed == {"Jane_Doe": [SOURCE.name], "smithj": [SOURCE.name]}
-    assert len(skipped) == 1 and "escape.ipynb" in skipped[0], skipped
-    assert (root / "submitted" / "Jane_Doe" / CHAPTER / SOURCE.name).exists()
+    placed, refused, _ = collect.from_zip(root, CHAPTER, archive)
+    assert placed == {"jane-doe-1234": [SOURCE.name], "smithj-55": [SOURCE.name]}
+    assert any("escape.ipynb" in r for r in refused) and any("readme.txt" in r for r in refused), refused
+    assert (root / "submitted" / "jane-doe-1234" / CHAPTER / SOURCE.name).exists()
     assert not (tmp_path / "escape.ipynb").exists()
+
+
+@pytest.mark.parametrize("twin_name", ["Jane Doe", "Jane Doé"])
+def test_an_upload_never_replaces_another_students_notebook(tmp_path, twin_name):
+    """A folder named like another student's, nested in an upload; a namesake with another LMS id."""
+    root = tmp_path / "course"
+    flow.release(CHAPTER, root)
+    blank = (root / "release" / CHAPTER / SOURCE.name).read_text()
+    archive = tmp_path / "lms.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"Jane Doe_1234_assignsubmission_file_/{SOURCE.name}", SOURCE.read_text())
+        zf.writestr(
+            f"Mallory Evil_666_assignsubmission_file_/Jane Doe_1234_assignsubmission_file_/{SOURCE.name}",
+            blank,
+        )
+        zf.writestr(f"{twin_name}_999_assignsubmission_file_/{SOURCE.name}", blank)
+    placed, refused, flagged = collect.from_zip(root, CHAPTER, archive)
+    assert (root / "submitted" / "jane-doe-1234" / CHAPTER / SOURCE.name).read_text() == SOURCE.read_text()
+    assert set(placed) == {"jane-doe-1234", "jane-doe-999"}, placed  # Mallory handed in no notebook of hers
+    assert any("Mallory" in line for line in refused + flagged), (refused, flagged)
+    summary = batch.grade_class(root, CHAPTER, ["jane-doe-1234"], batch.Settings(workers=1, wall_s=WALL_S))
+    assert not summary.errors
+    assert _scores(root, "jane-doe-1234") == POINTS
 
 
 def test_release_submit_and_collect_through_the_exchange(tmp_path):

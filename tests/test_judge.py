@@ -33,12 +33,14 @@ def test_data_round_trips():
         "h": protocol.Handle(7),
         "n": [np.int64(3), np.float32(0.5)],
         "b": np.array([True, False]),
+        "id_to_word": {0: "you", 1: "say"},
     }
     back = protocol.decode(_body(message))
     assert np.array_equal(back["a"], message["a"]) and back["a"].flags.writeable
     assert back["t"] == (1, 2.5, "x", None, True)
     assert back["h"] == protocol.Handle(7)
     assert back["n"] == [3, 0.5] and back["b"].dtype == bool
+    assert back["id_to_word"] == {0: "you", 1: "say"}
 
 
 def _with_array(raw: bytes) -> bytes:
@@ -63,6 +65,7 @@ def _npy(array) -> bytes:
         (struct.pack(">I", 4) + b"[[[[", "not JSON"),
         (struct.pack(">I", 999) + b"{}", "larger than"),
         (b"\x00", "too short"),
+        (_body({"$dict": [[[1, 2], "unhashable key"]]}), "dict key"),
     ],
 )
 def test_anything_but_plain_data_is_refused(body, why):
