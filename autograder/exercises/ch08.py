@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograder.checks import assert_gradients_ok, assert_own_code, assert_same_as_reference, forbid_reference
+from autograder.checks import (
+    assert_gradients_ok,
+    assert_grads_written_in_place,
+    assert_same_as_reference,
+    course_in_place_of,
+)
 from course import backend
 from course.layers import attention as ref
 from course.models import attention_seq2seq as ref_models
+
+# Entries of a decoder's arrays checked numerically (each costs two forward passes in the
+# subject); the comparison with the reference covers every entry.
+COORDS = 16
 
 
 def _rng(seed: int) -> Any:
@@ -26,60 +35,53 @@ def _mask(rng: Any, n: int, t: int) -> Any:
 
 
 def weight_sum(WeightSum: type, seed: int = 81) -> None:
-    assert_own_code(WeightSum, ref.WeightSum, ("forward", "backward"))
     rng = _rng(seed)
-    with forbid_reference(ref.WeightSum):
-        for n, t, h in _sizes(rng):
-            hs, a = rng.standard_normal((n, t, h)), rng.random((n, t))
-            assert_gradients_ok(WeightSum(), hs, a, what=f"WeightSum with N={n}, T={t}, H={h}")
-            dc = rng.standard_normal((n, h))
-            assert_same_as_reference(lambda: (WeightSum(), ref.WeightSum()), (hs, a), dc, what="WeightSum")
+    for n, t, h in _sizes(rng):
+        hs, a = rng.standard_normal((n, t, h)), rng.random((n, t))
+        assert_gradients_ok(WeightSum(), hs, a, what=f"WeightSum with N={n}, T={t}, H={h}")
+        dc = rng.standard_normal((n, h))
+        assert_same_as_reference(lambda: (WeightSum(), ref.WeightSum()), (hs, a), dc, what="WeightSum")
 
 
 def attention_weight(AttentionWeight: type, seed: int = 82) -> None:
-    assert_own_code(AttentionWeight, ref.AttentionWeight, ("forward", "backward"))
     rng = _rng(seed)
     np = backend.host()
-    with forbid_reference(ref.AttentionWeight):
-        for n, t, h in _sizes(rng):
-            hs, hd = rng.standard_normal((n, t, h)), rng.standard_normal((n, h))
-            assert_gradients_ok(AttentionWeight(), hs, hd, what=f"AttentionWeight with N={n}, T={t}, H={h}")
-            mask = _mask(rng, n, t)
-            assert_gradients_ok(AttentionWeight(), hs, hd, mask, what="AttentionWeight with a padding mask")
-            da = rng.standard_normal((n, t))
-            make = lambda: (AttentionWeight(), ref.AttentionWeight())  # noqa: E731
-            assert_same_as_reference(make, (hs, hd, mask), da, what="AttentionWeight")
-        a = AttentionWeight().forward(np.ones((1, 3, 2)) * 1e3, np.ones((1, 2)) * 1e3)
-        if not np.all(np.isfinite(a)):
-            raise AssertionError("AttentionWeight overflows for large scores: subtract the maximum first.")
+    for n, t, h in _sizes(rng):
+        hs, hd = rng.standard_normal((n, t, h)), rng.standard_normal((n, h))
+        assert_gradients_ok(AttentionWeight(), hs, hd, what=f"AttentionWeight with N={n}, T={t}, H={h}")
+        mask = _mask(rng, n, t)
+        assert_gradients_ok(AttentionWeight(), hs, hd, mask, what="AttentionWeight with a padding mask")
+        da = rng.standard_normal((n, t))
+        make = lambda: (AttentionWeight(), ref.AttentionWeight())  # noqa: E731
+        assert_same_as_reference(make, (hs, hd, mask), da, what="AttentionWeight")
+    a = AttentionWeight().forward(np.ones((1, 3, 2)) * 1e3, np.ones((1, 2)) * 1e3)
+    if not np.all(np.isfinite(a)):
+        raise AssertionError("AttentionWeight overflows for large scores: subtract the maximum first.")
 
 
 def time_attention(TimeAttention: type, seed: int = 83) -> None:
-    assert_own_code(TimeAttention, ref.TimeAttention, ("forward", "backward"))
     rng = _rng(seed)
-    with forbid_reference(ref.TimeAttention):
-        for n, t, h in _sizes(rng):
-            ty = int(rng.integers(1, 5))
-            enc, dec = rng.standard_normal((n, t, h)), rng.standard_normal((n, ty, h))
-            mask = _mask(rng, n, t)
-            assert_gradients_ok(
-                TimeAttention(), enc, dec, what=f"TimeAttention, N={n}, T={t}, Ty={ty}, H={h}"
-            )
-            assert_gradients_ok(TimeAttention(), enc, dec, mask, what="TimeAttention with a padding mask")
-            dcs = rng.standard_normal((n, ty, h))
-            make = lambda: (TimeAttention(), ref.TimeAttention())  # noqa: E731
-            assert_same_as_reference(make, (enc, dec, mask), dcs, what="TimeAttention")
-            layer = TimeAttention()
-            layer.forward(enc, dec, mask)
-            weights = getattr(layer, "attention_weights", None)
-            if weights is None or weights.shape != (n, ty, t):
-                raise AssertionError(f"Keep the weights (N, Ty, T) = {(n, ty, t)} in self.attention_weights.")
+    for n, t, h in _sizes(rng):
+        ty = int(rng.integers(1, 5))
+        enc, dec = rng.standard_normal((n, t, h)), rng.standard_normal((n, ty, h))
+        mask = _mask(rng, n, t)
+        assert_gradients_ok(TimeAttention(), enc, dec, what=f"TimeAttention, N={n}, T={t}, Ty={ty}, H={h}")
+        assert_gradients_ok(TimeAttention(), enc, dec, mask, what="TimeAttention with a padding mask")
+        dcs = rng.standard_normal((n, ty, h))
+        make = lambda: (TimeAttention(), ref.TimeAttention())  # noqa: E731
+        assert_same_as_reference(make, (enc, dec, mask), dcs, what="TimeAttention")
+        layer = TimeAttention()
+        layer.forward(enc, dec, mask)
+        weights = getattr(layer, "attention_weights", None)
+        if weights is None or weights.shape != (n, ty, t):
+            raise AssertionError(f"Keep the weights (N, Ty, T) = {(n, ty, t)} in self.attention_weights.")
 
 
 def alone(AttentionDecoder: type) -> type:
     """AttentionDecoder with the course's TimeAttention inside.
 
-    The decoder is judged alone: a bug in your TimeAttention costs only that exercise.
+    For the notebook's visible test: the decoder alone, so a bug in your TimeAttention
+    costs only that exercise (the graded check gets the same with ``course_in_place_of``).
     """
 
     def build(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -90,14 +92,14 @@ def alone(AttentionDecoder: type) -> type:
 
 
 def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
-    assert_own_code(AttentionDecoder, ref_models.AttentionDecoder, ("forward", "backward"))
     rng = _rng(seed)
-    with forbid_reference(ref_models.AttentionDecoder):
+    # Judged alone: the TimeAttention the decoder builds is the course's, not the student's cell.
+    with course_in_place_of(AttentionDecoder, "TimeAttention", "course.layers.attention:TimeAttention"):
         for n, t, _ in _sizes(rng, 2):
             V, D, H, ty = 7, 3, 4, int(rng.integers(1, 4))
 
             def make(V=V, D=D, H=H):
-                student, reference = alone(AttentionDecoder)(V, D, H), ref_models.AttentionDecoder(V, D, H)
+                student, reference = AttentionDecoder(V, D, H), ref_models.AttentionDecoder(V, D, H)
                 for mine, theirs in zip(student.params, reference.params, strict=True):
                     mine[...] = theirs
                 return student, reference
@@ -105,5 +107,21 @@ def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
             xs = rng.integers(0, V, (n, ty))
             enc, h0, mask = rng.standard_normal((n, t, H)), rng.standard_normal((n, H)), _mask(rng, n, t)
             decoder = make()[0]
-            assert_gradients_ok(decoder, xs, enc, h0, mask, what=f"AttentionDecoder, N={n}, T={t}, T'={ty}")
-            assert_same_as_reference(make, (xs, enc, h0, mask), rng.standard_normal((n, ty, V)))
+            assert_gradients_ok(
+                decoder, xs, enc, h0, mask, what=f"AttentionDecoder, N={n}, T={t}, T'={ty}", max_coords=COORDS
+            )
+            assert_same_as_reference(
+                make, (xs, enc, h0, mask), rng.standard_normal((n, ty, V)), what="AttentionDecoder"
+            )
+        xs, enc, h0, mask = (
+            rng.integers(0, 7, (2, 3)),
+            rng.standard_normal((2, 4, 4)),
+            rng.standard_normal((2, 4)),
+            _mask(rng, 2, 4),
+        )
+        assert_grads_written_in_place(
+            AttentionDecoder(7, 3, 4),
+            "AttentionDecoder",
+            (xs, enc, h0, mask),
+            (rng.standard_normal((2, 3, 7)),),
+        )
