@@ -123,6 +123,7 @@ class Subject:
         self.held: dict[int, tuple[list, list]] = {}
         self.next_id = 1
         self.random_states: dict[int, dict] = {}
+        self.failed: dict[int, BaseException] = {}
 
     # -- cells ---------------------------------------------------------------
     def run_cells(self, cells: list[dict]) -> dict:
@@ -138,6 +139,8 @@ class Subject:
     # -- objects -------------------------------------------------------------
     def resolve(self, target: Any) -> Any:
         if isinstance(target, Handle):
+            if target.id in self.failed:
+                raise self.failed[target.id]
             return self.objects[target.id]
         if ":" in target:
             module, _, name = target.partition(":")
@@ -149,9 +152,10 @@ class Subject:
             raise NameError(f"name '{target}' is not defined in your notebook")
         return self.namespace[target]
 
-    def register(self, obj: Any) -> Handle:
-        handle = Handle(self.next_id)
-        self.next_id += 1
+    def register(self, obj: Any, as_id: int | None = None) -> Handle:
+        handle = Handle(self.next_id if as_id is None else as_id)
+        if as_id is None:
+            self.next_id += 1
         self.objects[handle.id] = obj
         params, grads = getattr(obj, "params", None), getattr(obj, "grads", None)
         if _array_list(params) and _array_list(grads):
@@ -243,12 +247,19 @@ class Subject:
         elif op == "set":
             setattr(self.resolve(request["target"]), request["attr"], self.arguments(request["value"], []))
             reply = {}
-        elif op == "copy":
+        elif op == "copy":  # no reply: the judge names the copy (a negative id); a failure waits for its use
             from course.gradcheck import float64_copy  # noqa: PLC0415 - the subject's own course tree
 
-            obj = self.resolve(request["target"])
-            twin = float64_copy(obj) if request.get("float64") else copy.deepcopy(obj)
-            reply = {"result": self.value(twin, made)}
+            try:
+                obj = self.resolve(request["target"])
+                twin = float64_copy(obj) if request.get("float64") else copy.deepcopy(obj)
+                self.register(twin, as_id=request["as"])
+            except BaseException as exc:
+                self.failed[request["as"]] = exc
+            return None
+        elif op == "state":
+            self.resolve(request["target"])
+            reply = {}
         elif op == "bind":
             self.namespace[request["name"]] = self.resolve(request["target"])
             reply = {}
@@ -261,6 +272,7 @@ class Subject:
             for h in request["handles"]:
                 self.objects.pop(h, None)
                 self.held.pop(h, None)
+                self.failed.pop(h, None)
             reply = {}
         else:
             raise ProtocolError(f"unknown operation {op!r}")
