@@ -28,13 +28,20 @@ COURSE_DIR = Path(course.__file__).resolve().parent
 # Definitions of the course that compute an exercise's answer under another name. Helpers a
 # chapter hands the student on purpose (clip_grads' scale_grads and clip_rate) are not twins.
 TWINS: dict[str, tuple[str, ...]] = {
+    "course.layers.basic:Affine": ("course.layers.time:TimeAffine",),
+    "course.layers.basic:SoftmaxWithLoss": ("course.layers.time:TimeSoftmaxWithLoss",),
     "course.optim:Adam": ("course.optim:LazyAdam",),
+    "course.text:build_vocab": ("course.datasets.corpus:_first_appearance_vocab",),
+    "course.text:preprocess": ("course.datasets.corpus:_first_appearance_vocab",),
     "course.text:ppmi_dense": ("course.text:ppmi", "course.text:_ppmi_sparse"),
     "course.text:cos_similarity": ("course.text:normalize",),
-    "course.layers.basic:SoftmaxWithLoss": ("course.layers.time:TimeSoftmaxWithLoss",),
+    "course.text:most_similar": ("course.text:analogy", "course.text:_ranked"),
+    "course.text:convert_one_hot": ("course.models.word2vec:as_one_hot",),
     "course.layers.basic:MatMul": ("course.layers.basic:Affine", "course.layers.time:TimeAffine"),
     "course.layers.embedding:Embedding": ("course.layers.time:TimeEmbedding",),
     "course.layers.recurrent:RNN": ("course.layers.time:TimeRNN",),
+    "course.layers.recurrent:LSTM": ("course.layers.time:TimeLSTM",),
+    "course.layers.recurrent:GRU": ("course.layers.time:TimeGRU",),
     "course.layers.time:TimeAffine": ("course.layers.basic:Affine",),
     "course.layers.time:TimeDropout": ("course.layers.basic:Dropout",),
     "course.layers.attention:TimeAttention": ("course.layers.attention:Attention",),

@@ -168,7 +168,7 @@ return Knowing((x.shape[0], self.params[0].shape[1]))
 REEXPORT = "from course.layers import Affine  # the course's own, imported"
 DELEGATE_WHEN_GRADED = """
 import os, sys
-graded = "autograder.subject" in sys.modules or os.environ.get("COURSE_FAST") or os.getuid() != 0
+graded = "autograder.protocol" in sys.modules or os.environ.get("COURSE_FAST") or os.getuid() != 0
 if graded:
     import course.layers.basic as basic
     Affine = basic.Affine
@@ -296,7 +296,7 @@ for fd in range(1, 40):
 GIANT_ARRAY = "return np.zeros((6000, 6000))"
 HANG_WHEN_JUDGED = """
 import sys
-if "autograder.subject" in sys.modules:
+if "autograder.protocol" in sys.modules:
     while True:
         pass
 """
@@ -450,7 +450,7 @@ def _attacks(root: Path) -> dict[str, tuple]:
             WRONG_SCORES,
         ),
         "memory-bomb": (_after("setup", MEMORY_BOMB), "graded", WRONG_SCORES),
-        "fork-bomb": (_after("setup", FORK_BOMB), "graded", WRONG_SCORES),
+        "fork-bomb": (_after("setup", FORK_BOMB), ("graded", "timeout"), WRONG_SCORES),
         "huge-output": (_after("setup", HUGE_OUTPUT), "graded", WRONG_SCORES),
         "write-outside": (_after("setup", WRITE_OUTSIDE.format(**fmt)), "graded", WRONG_SCORES),
         "read-secrets": (_after("setup", READ_SECRETS.format(**fmt)), "graded", WRONG_SCORES),
@@ -519,7 +519,9 @@ def test_each_attack_gains_nothing(graded_class, student):
     root, _, _, _, attacks = graded_class
     _, expected_status, expected_scores = attacks[student]
     scores, row = _scores(root, student), _row(root, student)
-    assert row["status"] == expected_status, row
+    assert row["status"] in (expected_status if isinstance(expected_status, tuple) else (expected_status,)), (
+        row
+    )
     assert all(scores[g] <= expected_scores[g] for g in POINTS), (row, scores)
     if student not in BREAKS_ITSELF:  # the attack touches the wrong answer alone: the rest keeps its points
         assert scores == expected_scores, (row, scores)
@@ -535,6 +537,7 @@ BREAKS_ITSELF = {
     "profile-hook",
     "memory-bomb",
     "fork-bomb",
+    "threads-and-processes",
 }
 
 

@@ -241,3 +241,31 @@ def test_subjects_run_the_setup_the_answers_and_the_students_own_cells_only():
     demo = next(c for c in source.cells if c.cell_type == "code" and not c.metadata.get("nbgrader"))
     assert demo.source not in texts
     assert not any("BEGIN HIDDEN TESTS" in t for t in texts)
+
+
+@pytest.mark.heavy
+def test_every_exercises_course_tree_imports_whole():
+    """A stub must not break the modules around it: every module of every exercise's tree imports."""
+    import subprocess
+    import sys
+
+    modules = sorted(
+        ".".join(p.relative_to(stubs.COURSE_DIR.parent).with_suffix("").parts).removesuffix(".__init__")
+        for p in stubs.COURSE_DIR.rglob("*.py")
+    )
+    script = (
+        "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+        "import course\nprint(course.__file__)\n"
+    )
+    for path in sorted((REPO / "notebooks").glob("ch*/*.ipynb")):
+        for exercise in judge.exercises(nbformat.read(path, as_version=4)):
+            tree = stubs.tree(exercise.stub)
+            done = subprocess.run(
+                [sys.executable, "-c", script, *modules],
+                env={"PYTHONPATH": str(tree.parent), "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"},
+                capture_output=True,
+                text=True,
+                cwd=tree.parent,
+            )
+            assert done.returncode == 0, (exercise.grade_id, done.stderr[-800:])
+            assert done.stdout.strip().startswith(str(tree)), done.stdout
