@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
+import re
 import select
 import subprocess
 import sys
@@ -104,6 +105,7 @@ class Subject:
         )
         self._unfollow = backend.follow_random_state(self._follow)
         self.cell_errors: list[dict] = []
+        self.sources = {c["index"] + 1: c["source"] for c in cells}
         reply = self.request({"op": "cells", "cells": cells}, timeout=cells_timeout or limits.wall_s)
         errors = reply.get("errors")
         self.cell_errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
@@ -200,9 +202,16 @@ class Subject:
         return RemoteClass(self, qualified) if kind == "class" else RemoteFunction(self, qualified)
 
     def missing(self, name: str) -> str:
+        """Why ``name`` is not there: the error of the cell that defines it (or of the first that failed)."""
         errors = [e for e in self.cell_errors if isinstance(e.get("type"), str)]
-        if errors:
-            first = errors[0]
+        defines = re.compile(rf"^\s*(class|def)\s+{re.escape(name)}\b|^\s*{re.escape(name)}\s*=", re.M)
+        own = [
+            e
+            for e in errors
+            if type(e.get("cell")) is int and defines.search(self.sources.get(e["cell"], ""))
+        ]
+        if own or errors:
+            first = (own or errors)[0]
             return (
                 f"{name} is not defined: your code cell {first.get('cell', '?')} failed with "
                 f"{first['type']}: {str(first.get('message', ''))[:300]}"

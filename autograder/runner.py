@@ -63,7 +63,7 @@ def error_text(exc: BaseException) -> list[str]:
 def compile_cell(source: str, index: int) -> Any:
     """A cell's code object, or [name, message, where] when it does not compile."""
     try:
-        return compile(source, f"<cell {index}>", "exec")
+        return compile(source, f"<cell {index + 1}>", "exec")
     except SyntaxError as exc:
         hint = "; magics (%...) and shell commands (!...) do not run in grading" if "%" in source else ""
         return ["SyntaxError", f"{exc.msg} (line {exc.lineno}){hint}", ""]

@@ -130,10 +130,10 @@ class Subject:
         errors = []
         for cell in cells:
             try:
-                code = compile(_source(cell["source"]), f"<cell {cell['index']}>", "exec")
+                code = compile(_source(cell["source"]), f"<cell {cell['index'] + 1}>", "exec")
                 exec(code, self.namespace)
             except BaseException as exc:  # a failing cell never stops the definitions after it
-                errors.append({"cell": cell["index"], **_error(exc)})
+                errors.append({"cell": cell["index"] + 1, **_error(exc)})
         return {"errors": errors}
 
     # -- objects -------------------------------------------------------------
