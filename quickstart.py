@@ -54,7 +54,7 @@ def setup(extras: str = "dev") -> Path:
 def prepare_workspace(python: Path) -> Path:
     """The student's workspace: released notebooks, never overwriting the student's edits."""
     print("Preparing your workspace (released notebooks, without solutions) ...", flush=True)
-    subprocess.run([str(python), "-m", "autograder.workspace", str(WORKSPACE)], check=True, cwd=ROOT)
+    subprocess.run([str(python), "-m", "autograder.students.workspace", str(WORKSPACE)], check=True, cwd=ROOT)
     return WORKSPACE
 
 

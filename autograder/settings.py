@@ -33,7 +33,7 @@ def configure(c: Any, root: Path | None = None, source: Path | None = None) -> A
     c.Execute.interrupt_on_timeout = True
     # Submissions run in the sandbox and are scored by the judge, not in a Jupyter kernel.
     c.Autograde.autograde_preprocessors = [
-        "autograder.execute.SandboxedExecute",
+        "autograder.instructors.execute.SandboxedExecute",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",

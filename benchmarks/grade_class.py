@@ -25,7 +25,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import batch, cells, flow, ledger, sandbox
+from autograder import flow
+from autograder.instructors import batch, cells, ledger, sandbox
 from autograder.settings import REPO
 
 PATCH = """import numpy.testing, course.gradcheck

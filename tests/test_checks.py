@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder import checks
+from autograder.students import checks
 
 
 def test_a_warning_inside_graded_goes_to_stdout_and_is_not_an_error(capsys):

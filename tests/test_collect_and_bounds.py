@@ -17,8 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, bounds, cells, cli, collect, grade_cli, selfcheck
+from autograder.instructors import batch, bounds, cells, collect, grade_cli
 from autograder.settings import REPO
+from autograder.students import cli, selfcheck
 
 CHAPTER = "ch01"
 SOURCES = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))

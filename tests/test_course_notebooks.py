@@ -17,8 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cells, flow, judge, sandbox, selfcheck, sync
+from autograder import flow
+from autograder.authors import sync
+from autograder.instructors import cells, judge, sandbox
 from autograder.settings import REPO, grading_environment
+from autograder.students import selfcheck
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))
 CHAPTERS = flow.assignments()
@@ -234,7 +237,7 @@ def test_self_check_names_an_unknown_notebook(tmp_path):
 
 
 def test_cli_check_rejects_a_missing_file(capsys):
-    from autograder.cli import main
+    from autograder.students.cli import main
 
     assert main(["check", "does/not/exist.ipynb"]) == 2
     assert "No such notebook" in capsys.readouterr().err

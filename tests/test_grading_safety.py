@@ -30,7 +30,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, collect, flow, grade_cli, grading, ledger, report, sandbox
+from autograder import flow
+from autograder.instructors import batch, collect, grade_cli, grading, ledger, report, sandbox
 from autograder.settings import REPO
 
 pytestmark = [
@@ -99,14 +100,14 @@ def _edit_tests() -> nbformat.NotebookNode:
 
 # 1. The machinery a check relies on, changed in the student's process.
 PATCH_HARNESS = """
-import contextlib, numpy, numpy.testing, autograder.checks, course.gradcheck
+import contextlib, numpy, numpy.testing, autograder.students.checks, course.gradcheck
 numpy.testing.assert_allclose = lambda *a, **k: None
 numpy.allclose = lambda *a, **k: True
 contextlib.contextmanager = lambda f: f
 course.gradcheck.rel_error = lambda *a, **k: 0.0
 course.gradcheck.check_layer = lambda *a, **k: type("R", (), {"ok": True})()
 try:
-    import autograder.exercises.ch01 as ex
+    import autograder.students.exercises.ch01 as ex
     ex.affine = lambda *a, **k: None
 except ImportError as exc:
     print("no hidden tests here:", exc)
@@ -168,7 +169,7 @@ return Knowing((x.shape[0], self.params[0].shape[1]))
 REEXPORT = "from course.layers import Affine  # the course's own, imported"
 DELEGATE_WHEN_GRADED = """
 import os, sys
-graded = "autograder.protocol" in sys.modules or os.environ.get("COURSE_FAST") or os.getuid() != 0
+graded = "autograder.instructors.protocol" in sys.modules or os.environ.get("COURSE_FAST") or os.getuid() != 0
 if graded:
     import course.layers.basic as basic
     Affine = basic.Affine
@@ -244,7 +245,7 @@ print("MEMORY HITS", hits)
 # 5. Destructors that run after a record would have been taken.
 DESTRUCTOR = """
 import os, threading
-from autograder.protocol import encode
+from autograder.instructors.protocol import encode
 class Forger:
     def __del__(self):
         frame = encode({"result": None, "states": {}, "arrays": []})
@@ -260,7 +261,7 @@ keep = [Forger() for _ in range(3)]
 # 6. Threads and processes that act later.
 LATER = """
 import os, threading, time
-from autograder.protocol import encode
+from autograder.instructors.protocol import encode
 def forge():
     for _ in range(200):
         for fd in range(1, 40):
@@ -277,7 +278,7 @@ if os.fork() == 0:
 # The protocol itself: forged, flooded and oversized replies, from inside the (wrong) Affine.forward.
 FORGE_FRAMES = """
 import os
-from autograder.protocol import encode
+from autograder.instructors.protocol import encode
 fake = encode({"result": np.zeros((x.shape[0], self.params[0].shape[1])), "states": {}, "arrays": [x]})
 for fd in range(1, 40):
     try:
@@ -296,7 +297,7 @@ for fd in range(1, 40):
 GIANT_ARRAY = "return np.zeros((6000, 6000))"
 HANG_WHEN_JUDGED = """
 import sys
-if "autograder.protocol" in sys.modules:
+if "autograder.instructors.protocol" in sys.modules:
     while True:
         pass
 """
@@ -717,7 +718,16 @@ def _honest_class(tmp_path: Path, prefix: str, size: int) -> tuple[Path, list[st
 
 def test_an_interrupted_batch_resumes_and_grades_each_student_once(tmp_path):
     root, students = _honest_class(tmp_path, "s", 4)
-    grade = ["-m", "autograder.grade_cli", "--root", str(root), "grade", CHAPTER, "--workers", "1"]
+    grade = [
+        "-m",
+        "autograder.instructors.grade_cli",
+        "--root",
+        str(root),
+        "grade",
+        CHAPTER,
+        "--workers",
+        "1",
+    ]
     command = [sys.executable, *grade]
     proc = subprocess.Popen(
         command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

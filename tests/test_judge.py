@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import judge, protocol, remote, sandbox, stubs
+from autograder.instructors import judge, protocol, remote, sandbox, stubs
 from autograder.settings import REPO
 from course.gradcheck import check_layer
 

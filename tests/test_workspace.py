@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import workspace
+from autograder.students import workspace
 
 
 @pytest.mark.heavy

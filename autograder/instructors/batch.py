@@ -24,7 +24,8 @@ from typing import Any
 import nbformat
 from tqdm.auto import tqdm
 
-from autograder import bounds, cells, flow, ledger
+from autograder import flow
+from autograder.instructors import bounds, cells, ledger
 from autograder.settings import config
 
 
@@ -80,7 +81,7 @@ def normalize(
     """Make a submission gradable; return notebook -> the outcome to record for what was changed.
 
     * a notebook over the size limit (``max_bytes``, default
-      :func:`autograder.bounds.notebook_limit`) is not parsed: it is kept as
+      :func:`autograder.instructors.bounds.notebook_limit`) is not parsed: it is kept as
       ``NAME.ipynb.too-large`` and graded as the untouched release (zero),
       status "too-large"; one that is not valid JSON, nests too deep or is not a
       notebook is kept as ``NAME.ipynb.invalid`` and graded the same way,
@@ -88,7 +89,7 @@ def normalize(
     * a notebook saved under another name is recognised by its cells and
       renamed back, flagged for review;
     * the course's cells are settled against the release
-      (:func:`autograder.cells.restore_cells`: copied, re-tagged or re-marked
+      (:func:`autograder.instructors.cells.restore_cells`: copied, re-tagged or re-marked
       nbgrader cells, deleted or moved ones), so that nbgrader never trips on
       them; the student's file is kept as ``NAME.ipynb.original`` and what was
       done is flagged for review.

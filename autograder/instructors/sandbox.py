@@ -40,7 +40,7 @@ try:
 except ImportError:  # Windows: no rlimits
     resource = None  # type: ignore[assignment]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 _PACKAGES = ("course", "autograder", "benchmarks")  # benchmarks/: the analogy questions
 # Sandboxed runs take user ids from this range, one per concurrent run, so that
 # the process limit of one run never counts another run's processes.

@@ -1,7 +1,7 @@
 """Chapter 3 (word2vec): MatMul, create_contexts_target, convert_one_hot, SimpleCBOW, SimpleSkipGram.
 
 Each check takes the student's code (proxies of it when judged, see
-:mod:`autograder.remote`), runs it on random shapes against numerical
+:mod:`autograder.instructors.remote`), runs it on random shapes against numerical
 gradients and the course's reference, and raises AssertionError with a
 message a student can act on. A model is judged alone: it is built and run
 with the course's layers in place of the student's (see :func:`alone`), so
@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from autograder.checks import (
+from autograder.students.checks import (
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import bounds, cells, grading, sandbox
+from autograder.instructors import bounds, cells, grading, sandbox
 from autograder.settings import NOTEBOOK_TIMEOUT, REPO
 
 SOURCE = REPO / "notebooks"

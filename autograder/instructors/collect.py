@@ -22,7 +22,7 @@ that map to one student id, two notebooks of one student for one of the
 assignment's notebooks (an exact name beats a name that only ends like it;
 then the newer file). The zip is read defensively: only ``.ipynb`` files, no
 path leaves the course root, and no notebook unpacks past the size limit of
-:mod:`autograder.bounds` (declared size and actual bytes both checked).
+:mod:`autograder.instructors.bounds` (declared size and actual bytes both checked).
 
 The notebook's name is matched to the assignment's notebooks by its ending;
 a notebook saved under another name is recognised by its cells when graded.
@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from autograder import batch, bounds, flow
+from autograder import flow
+from autograder.instructors import batch, bounds
 
 MAX_ENTRIES = 100_000  # entries in one zip
 MAX_TOTAL_BYTES = 5_000_000_000  # all notebooks of one zip, unpacked
@@ -140,7 +141,7 @@ def from_zip(
 ) -> Collected:
     """Unpack an LMS download into submitted/; return what was placed, refused and flagged.
 
-    ``max_bytes``: the size limit of one notebook (default :func:`autograder.bounds.notebook_limit`).
+    ``max_bytes``: the size limit of one notebook (default :func:`bounds.notebook_limit`).
     A notebook over it is not unpacked; the student's notebook is then graded as
     the untouched release with status "too-large". A notebook already collected
     earlier is replaced by a different one only with a flag saying so.

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from autograder import remote
+from autograder.instructors import remote
 from course import backend
 from course.gradcheck import check_layer, rel_error
 

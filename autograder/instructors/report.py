@@ -13,7 +13,7 @@ import html
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from autograder import ledger
+from autograder.instructors import ledger
 
 COLUMNS = ("assignment", "student", "notebook", "status", "score", "max_score", "reason", "review", "failed")
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import course
-from autograder.checks import (
+from autograder.students.checks import (
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,

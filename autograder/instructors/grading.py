@@ -1,9 +1,9 @@
 """Grade one notebook: the feedback run in the sandbox for its outputs, the judge for its scores.
 
-Used by nbgrader's autograde (through :mod:`autograder.execute`) and by the
+Used by nbgrader's autograde (through :mod:`autograder.instructors.execute`) and by the
 self-check (``course check``). The notebook runs once, top to bottom, in the
-sandbox (:mod:`autograder.runner`): that gives the outputs the student sees and
-says where a notebook stopped. Scores come from :mod:`autograder.judge`, which
+sandbox (:mod:`autograder.instructors.runner`): that gives the outputs the student sees and
+says where a notebook stopped. Scores come from :mod:`autograder.instructors.judge`, which
 never runs the student's code in its own process. Every way a run can fail
 ends in an :class:`Outcome` with a status and a reason a person can read.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import nbformat
 
-from autograder import cells, judge, sandbox
+from autograder.instructors import cells, judge, sandbox
 
 
 @dataclass
@@ -90,7 +90,7 @@ def feedback_run(nb: Any, limits: sandbox.Limits) -> tuple[dict[int, dict], str,
         fd = os.open(report_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             finished = sandbox.run(
-                [sys.executable, "-m", "autograder.runner", "--report", str(fd)],
+                [sys.executable, "-m", "autograder.instructors.runner", "--report", str(fd)],
                 scratch,
                 limits,
                 stdin=job,

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from autograder.checks import (
+from autograder.students.checks import (
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,

@@ -17,7 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder import batch, bounds, collect, flow, ledger, report, sandbox
+from autograder import flow
+from autograder.instructors import batch, bounds, collect, ledger, report, sandbox
 from autograder.settings import HERE, NOTEBOOK_TIMEOUT, config
 
 

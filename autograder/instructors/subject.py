@@ -1,9 +1,9 @@
 """The subject: a sandboxed process that holds a student's definitions and answers the judge with data.
 
-Started by the judge (``python -m autograder.subject`` inside the sandbox, see
-:mod:`autograder.remote`), it runs the cells it is sent (the release's setup
+Started by the judge (``python -m autograder.instructors.subject`` inside the sandbox, see
+:mod:`autograder.instructors.remote`), it runs the cells it is sent (the release's setup
 cells and the student's own), then answers requests read from stdin with
-frames of :mod:`autograder.protocol` on stdout: build an object, call a
+frames of :mod:`autograder.instructors.protocol` on stdout: build an object, call a
 function or method, read an attribute, copy an object, set the random state.
 Nothing here is trusted: the student's code shares this process and may
 change any of it. The judge treats every reply as data from the student and
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy
 
-from autograder.protocol import Handle, ProtocolError, decode, encode, frame_length
+from autograder.instructors.protocol import Handle, ProtocolError, decode, encode, frame_length
 
 _LIMIT_MESSAGE = 2000
 _LIMIT_PRINTED = 20_000

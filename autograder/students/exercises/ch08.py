@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograder.checks import (
+from autograder.students.checks import (
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def _check(args: argparse.Namespace) -> int:
-    from autograder import selfcheck  # noqa: PLC0415 - keeps `course --help` fast
+    from autograder.students import selfcheck  # noqa: PLC0415 - keeps `course --help` fast
 
     path = Path(args.notebook)
     if not path.exists():
@@ -29,7 +29,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from autograder import sync  # noqa: PLC0415
+    from autograder.authors import sync  # noqa: PLC0415
 
     return sync.main(["--check"] if args.check else [])
 

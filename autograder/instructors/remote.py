@@ -1,7 +1,7 @@
 """The judge's side of a subject: start it in the sandbox, ask it questions, get data back.
 
 A :class:`Subject` is one sandboxed process holding a student's definitions
-(see :mod:`autograder.subject`). On this side its classes, functions and
+(see :mod:`autograder.instructors.subject`). On this side its classes, functions and
 objects are proxies that behave like the real thing for the course's tests:
 ``Affine = subject.lookup("Affine")`` is callable, ``layer = Affine(W, b)``
 has ``params`` and ``grads`` (arrays of this process, kept in step with the
@@ -9,7 +9,7 @@ subject's) and ``layer.forward(x)`` returns an array. So
 :func:`course.gradcheck.check_layer` and the hidden tests run here unchanged,
 while every computation of the student's runs there.
 
-What comes back is data only, decoded by :mod:`autograder.protocol`; each
+What comes back is data only, decoded by :mod:`autograder.instructors.protocol`; each
 request has a time limit, and a subject that dies, hangs, lies about its
 framing or floods its output fails the test that asked, with a message,
 and nothing else.
@@ -32,12 +32,18 @@ from typing import Any
 
 import numpy
 
-from autograder import sandbox, stubs
-from autograder.protocol import Handle, ProtocolError, decode, encode, frame_length
+from autograder.instructors import sandbox, stubs
+from autograder.instructors.protocol import Handle, ProtocolError, decode, encode, frame_length
 from course import backend
 
-AUTOGRADER_DIR = Path(__file__).resolve().parent
-_SUBJECT_FILES = ("__init__.py", "protocol.py", "subject.py")
+AUTOGRADER_DIR = Path(__file__).resolve().parents[1]
+# All of the grader a subject sees: the package markers, the wire format and the subject's own loop.
+_SUBJECT_FILES = (
+    "__init__.py",
+    "instructors/__init__.py",
+    "instructors/protocol.py",
+    "instructors/subject.py",
+)
 _BUILTIN_ERRORS = {
     name: value
     for name, value in vars(builtins).items()
@@ -96,7 +102,7 @@ class Subject:
         code = [(str(stubs.tree(stub)), str(stubs.COURSE_DIR))]
         code += [(str(AUTOGRADER_DIR / f), str(AUTOGRADER_DIR / f)) for f in _SUBJECT_FILES]
         self.proc, self.log = sandbox.start(
-            [sys.executable, "-m", "autograder.subject"],
+            [sys.executable, "-m", "autograder.instructors.subject"],
             scratch,
             limits,
             env={"COURSE_FAST": "1"},

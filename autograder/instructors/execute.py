@@ -2,7 +2,7 @@
 
 nbgrader's autograde still does the bookkeeping around it (restoring locked
 and test cells from the gradebook before, saving grades after). This step
-hands the notebook to :mod:`autograder.grading`, writes the judge's outputs
+hands the notebook to :mod:`autograder.instructors.grading`, writes the judge's outputs
 and verdicts into the cells nbgrader scores, and records the outcome (status,
 reason, what needs review) in the ledger.
 """
@@ -16,11 +16,11 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
 
-from autograder import bounds, cells, grading, ledger, sandbox
+from autograder.instructors import bounds, cells, grading, ledger, sandbox
 
 
 class SandboxedExecute(NbGraderPreprocessor):
-    """Run and score a submitted notebook in the sandbox (see autograder.sandbox)."""
+    """Run and score a submitted notebook in the sandbox (see autograder.instructors.sandbox)."""
 
     wall_s = Float(sandbox.Limits.wall_s, help="wall-clock limit for a whole notebook, in seconds").tag(
         config=True

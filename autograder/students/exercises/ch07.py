@@ -6,9 +6,13 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from autograder import remote
-from autograder.checks import assert_gradients_ok, assert_grads_written_in_place, assert_same_as_reference
-from autograder.protocol import Handle
+from autograder.instructors import remote
+from autograder.instructors.protocol import Handle
+from autograder.students.checks import (
+    assert_gradients_ok,
+    assert_grads_written_in_place,
+    assert_same_as_reference,
+)
 from course import backend
 from course import generate as ref_generate
 from course.models import seq2seq as ref

@@ -1,10 +1,10 @@
 """The feedback run: a notebook's code cells top to bottom, for the outputs the student sees.
 
-It runs inside the sandbox (``python -m autograder.runner --report FD``), the
+It runs inside the sandbox (``python -m autograder.instructors.runner --report FD``), the
 job on stdin as JSON (``{"cells": [{"index", "source", "run"}]}``), and writes
 one JSON line per cell to the report pipe: what the cell printed and the error
 it raised. Nothing a score depends on comes from here: the judge scores from
-data (see :mod:`autograder.judge`); this run only gives the graded notebook and
+data (see :mod:`autograder.instructors.judge`); this run only gives the graded notebook and
 the feedback their outputs, and tells the grader where a notebook stopped.
 """
 

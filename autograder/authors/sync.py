@@ -6,8 +6,8 @@ A solution cell of a source notebook names its reference in its metadata::
 
 Its source is the reference's own source code, with the bodies of the named
 methods (or the whole body of a reference function) wrapped in nbgrader's
-solution markers. ``python -m autograder.sync`` rewrites every such cell;
-``python -m autograder.sync --check`` (and the test suite) fails on any drift.
+solution markers. ``python -m autograder.authors.sync`` rewrites every such cell;
+``python -m autograder.authors.sync --check`` (and the test suite) fails on any drift.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 

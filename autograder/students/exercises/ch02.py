@@ -1,7 +1,7 @@
 """Chapter 2 (count-based word vectors): preprocess, create_co_matrix, cos_similarity, most_similar, ppmi.
 
 Each check takes the student's function (a proxy of it when judged, see
-:mod:`autograder.remote`), runs it on random corpora and vectors against the
+:mod:`autograder.instructors.remote`), runs it on random corpora and vectors against the
 course's reference, and raises AssertionError with a message a student can
 act on.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import scipy.sparse as sparse
 
-from autograder import remote
-from autograder.checks import course_version
+from autograder.instructors import remote
+from autograder.students.checks import course_version
 from course import backend
 from course import text as ref
 

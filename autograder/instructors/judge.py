@@ -1,12 +1,12 @@
 """The judge: scores a notebook's tests from data, never running the student's code itself.
 
 For each graded test cell of the course's source notebook, the judge reads
-which check of :mod:`autograder.exercises` it calls and with which of the
+which check of :mod:`autograder.students.exercises` it calls and with which of the
 student's definitions (``ch05.time_rnn(TimeRNN)``), starts a *subject* for it
 (a sandboxed process that runs the release's setup cells and the student's
 own cells, in a course tree where that exercise's answers are stubs, see
-:mod:`autograder.stubs`) and runs the check here, against proxies of the
-student's definitions (:mod:`autograder.remote`). Gradient checks, the
+:mod:`autograder.instructors.stubs`) and runs the check here, against proxies of the
+student's definitions (:mod:`autograder.instructors.remote`). Gradient checks, the
 comparison with the reference and the verdict all happen in this process;
 the subject only ever answers with data. One subject per exercise: a bug, a
 crash or a hang in one exercise costs that exercise alone.
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import course
-from autograder import cells, remote, sandbox
-from autograder.protocol import ProtocolError
+from autograder.instructors import cells, remote, sandbox
+from autograder.instructors.protocol import ProtocolError
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def exercises(source_nb: Any) -> list[Exercise]:
         if call is None:
             continue
         module, function, names = call
-        check = getattr(importlib.import_module(f"autograder.exercises.{module}"), function)
+        check = getattr(importlib.import_module(f"autograder.students.exercises.{module}"), function)
         stub = tuple(references[n] for n in names if n in references)
         out.append(Exercise(cells.nbgrader_meta(cell)["grade_id"], check, names, stub))
     return out
@@ -161,7 +161,7 @@ def judge_notebook(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.judge NOTEBOOK``: each exercise's verdict, without the feedback run."""
+    """``python -m autograder.instructors.judge NOTEBOOK``: each exercise's verdict, no feedback run."""
     import argparse  # noqa: PLC0415
     import time  # noqa: PLC0415
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from autograder.checks import assert_gradients_ok, assert_same_as_reference
+from autograder.students.checks import assert_gradients_ok, assert_same_as_reference
 from course import backend
 from course import layers as ref_layers
 from course import optim as ref_optim

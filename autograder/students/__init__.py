@@ -1,0 +1,1 @@
+"""What students and self-learners run: the graded checks, ``course check``, the workspace."""
