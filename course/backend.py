@@ -26,6 +26,7 @@ import numpy
 
 __all__ = [
     "BackendError",
+    "BackendWarning",
     "array_module",
     "asarray",
     "gpu_available",
@@ -292,10 +293,30 @@ def rng_restore(snap: dict[str, Any]) -> None:
         follower(snap)
 
 
+class BackendWarning(UserWarning):
+    """COURSE_BACKEND asked for a backend that cannot run here; NumPy is used instead."""
+
+
 def _from_environment() -> None:
-    requested = os.environ.get("COURSE_BACKEND", "").strip().lower()
-    if requested and requested != "numpy":
+    """Apply ``COURSE_BACKEND``; a value that cannot work warns and leaves NumPy, never breaks the import."""
+    raw = os.environ.get("COURSE_BACKEND", "")
+    requested = raw.strip().lower()
+    if not requested or requested == "numpy":
+        return
+    try:
         use(requested)
+    except (ValueError, BackendError) as exc:
+        import sys  # noqa: PLC0415
+        import warnings  # noqa: PLC0415
+
+        message = (
+            f"COURSE_BACKEND={raw!r} cannot be used, so the course runs on NumPy. {exc} "
+            "Set COURSE_BACKEND to numpy or cupy, or unset it."
+        )
+        try:
+            warnings.warn(message, BackendWarning, stacklevel=3)
+        except Warning:  # warnings turned into errors: say it, but let the import succeed
+            print(f"BackendWarning: {message}", file=sys.stderr)
 
 
 _from_environment()

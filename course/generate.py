@@ -10,10 +10,11 @@ Turn the ids back into text with the vocabulary, e.g. ``corpus.decode(ids)``.
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 
@@ -108,19 +109,46 @@ def generate(
 
 
 def _check_options(length: int, temperature: float, top_k: int | None) -> None:
-    if length < 0:
-        raise ValueError(f"length must be 0 or more, got {length}.")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (got {temperature}); use greedy=True for the argmax.")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be at least 1 (or None), got {top_k}.")
+    validate.check_count(length, "generate", "length", minimum=0)
+    validate.check_positive(
+        temperature,
+        "generate",
+        "temperature",
+        "Below 1 sharpens, above 1 flattens; use greedy=True for the argmax.",
+    )
+    if top_k is not None:
+        validate.check_count(top_k, "generate", "top_k")
 
 
 def _check_skip_ids(skip_ids: Sequence[int] | None, vocab_size: int) -> None:
-    if not skip_ids:
+    if skip_ids is None:
         return
+    if not isinstance(skip_ids, (list, tuple, set, frozenset, range)) or not all(
+        isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in skip_ids
+    ):
+        raise validate.InputTypeError(
+            f"skip_ids must be a list of word ids (integers), got {skip_ids!r}; "
+            "pass a list (ids.tolist() for an array), "
+            "e.g. skip_ids=[word_to_id['<unk>']]."
+        )
     bad = [int(i) for i in skip_ids if not 0 <= int(i) < vocab_size]
     if bad:
         raise ValueError(f"skip_ids {bad} are outside the vocabulary 0..{vocab_size - 1}.")
     if len({int(i) for i in skip_ids}) >= vocab_size:
         raise ValueError("skip_ids covers the whole vocabulary: nothing is left to generate.")
+
+
+def _check_next_id_distribution(
+    scores: Array, temperature: float = 1.0, top_k: int | None = None, skip_ids: Sequence[int] | None = None
+) -> None:
+    who = "next_id_distribution"
+    values = backend.to_host(scores)  # a list is accepted, as by the function itself
+    validate.check_numeric(values, who, "scores", "(V,)")
+    validate.check_ndim(values, 1, who, "scores", "(V,): one score per word of the vocabulary")
+    _check_options(0, temperature, top_k)
+    _check_skip_ids(skip_ids, values.shape[0])
+
+
+# next_id_distribution is a chapter's answer, shown in the notebook as written above:
+# its inputs are checked around it (see course.validate.guarded).
+next_id_distribution = validate.guarded(next_id_distribution, _check_next_id_distribution)

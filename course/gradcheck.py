@@ -464,6 +464,36 @@ def _random_douts(outs: tuple, seed: int) -> tuple:
     return tuple(douts)
 
 
+# Two float64 forward passes on the same inputs and random state differ by rounding at most.
+_REPEAT_RTOL = 1e-10
+
+
+def _unrepeatable(first: tuple, second: tuple) -> str | None:
+    """Why two forward passes of the same layer on the same inputs differ, or None if they agree.
+
+    Numerical gradients compare forward passes, so they mean nothing when the
+    forward pass itself changes from run to run (e.g. random numbers drawn from
+    a generator the check cannot replay): the backward pass is not to blame.
+    """
+    np = backend.host()
+    for a, b in zip(first, second, strict=False):
+        a = np.asarray(backend.to_host(a), dtype=np.float64)
+        b = np.asarray(backend.to_host(b), dtype=np.float64)
+        if a.shape == b.shape and ((a == b) | (np.isnan(a) & np.isnan(b))).all():
+            continue  # the same, NaN included
+        err = rel_error(a, b) if a.shape == b.shape else float("inf")
+        if err > _REPEAT_RTOL:
+            return (
+                f"forward is not repeatable: two runs on the same inputs, with the random state put back "
+                f"in between, gave different outputs (max relative difference {err:.1e}), so no gradient "
+                "can be checked; the backward pass was not judged. A layer that draws random numbers "
+                "from a generator of its own (e.g. np.random.default_rng() made inside forward or at "
+                "module level) must draw them from course.backend.rng() or np.random instead, which "
+                "the check replays, and forward must not depend on how often it has run."
+            )
+    return None
+
+
 def check_layer(
     layer: Any,
     *inputs: Any,
@@ -526,6 +556,10 @@ def check_layer(
         ev = _Evaluator(base, inputs64, dict(forward_kwargs or {}), snap, method)
         work, out = ev.run()
         outs = _as_tuple(out)
+        unrepeatable = _unrepeatable(outs, _as_tuple(ev.run()[1]))
+        if unrepeatable:
+            report.rows.append(_problem_row("forward", "contract", unrepeatable))
+            return _finish(report, verbose)
         douts = _as_tuple(float64_copy(dout)) if dout is not None else _random_douts(outs, seed)
         if len(douts) != len(outs):
             raise ValueError(f"forward returned {len(outs)} outputs but {len(douts)} douts were given.")

@@ -25,7 +25,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 _EPS = 1e-7
@@ -36,8 +36,21 @@ def _rows_for(rows: Sequence[Array | None] | None, count: int) -> list[Array | N
     if rows is None:
         return [None] * count
     if len(rows) != count:
-        raise ValueError(f"rows has {len(rows)} entries but there are {count} gradients; align them.")
+        raise validate.InputError(
+            f"rows has {len(rows)} entries but there are {count} gradients; align them."
+        )
     return list(rows)
+
+
+def check_rows(rows: Sequence[Array | None] | None, grads: Sequence[Array], who: str) -> None:
+    """Each ``rows`` entry None, or integer row ids of its gradient (``rows``: see the module notes)."""
+    if rows is None or not validate.checking():
+        return
+    for i, (r, g) in enumerate(zip(_rows_for(rows, len(grads)), grads, strict=True)):
+        if r is not None:
+            validate.check_ids(
+                r, g.shape[0], who, f"rows[{i}]", "rows[i] lists the rows of grads[i] that are not zero."
+            )
 
 
 def _takes_rows(update: Any) -> bool:
@@ -59,8 +72,32 @@ def supports_rows(optimizer: Any) -> bool:
     return _class_takes_rows(type(optimizer))  # cached: the Trainer asks every step
 
 
+def _check_grads(grads: Any, who: str) -> None:
+    """grads: a list of arrays (not one array, whose rows zip would walk through)."""
+    if backend.is_array(grads) or not isinstance(grads, Sequence) or not all(map(backend.is_array, grads)):
+        raise validate.InputTypeError(
+            f"{who}: grads must be a list of gradient arrays, got {type(grads).__name__}. Pass "
+            "model.grads (or [dW] for a single array)."
+        )
+
+
+_LR_HINT = "A learning rate is a small positive step such as 0.01; a negative one would climb the loss."
+_CLIP_HINT = (
+    "max_norm (max_grad) is the largest global gradient norm allowed, e.g. 5.0; 0 would zero every "
+    "gradient and a negative value would flip their signs. Pass None to the Trainer for no clipping."
+)
+
+
+def check_lr(lr: Any, who: str) -> float:
+    """A finite learning rate > 0; else an error naming ``who``."""
+    return validate.check_positive(lr, who, "lr (the learning rate)", _LR_HINT)
+
+
 def grad_norms(grads: Sequence[Array], rows: Sequence[Array | None] | None = None) -> list[float]:
     """The L2 norm of each gradient array, as Python floats (``rows``: see the module notes)."""
+    if validate.checking():
+        _check_grads(grads, "grad_norms")
+        check_rows(rows, grads, "grad_norms")
     norms = []
     for g, r in zip(grads, _rows_for(rows, len(grads)), strict=True):
         flat = (g if r is None else g.take(r, axis=0)).reshape(-1)
@@ -70,6 +107,12 @@ def grad_norms(grads: Sequence[Array], rows: Sequence[Array | None] | None = Non
 
 def scale_grads(grads: Sequence[Array], rate: float, rows: Sequence[Array | None] | None = None) -> None:
     """Multiply every gradient by ``rate`` in place (``rows``: see the module notes)."""
+    if validate.checking():
+        _check_grads(grads, "scale_grads")
+        check_rows(rows, grads, "scale_grads")
+        validate.check_positive(
+            rate, "scale_grads", "rate", "It multiplies every gradient; clip_grads clips.", True
+        )
     for g, r in zip(grads, _rows_for(rows, len(grads)), strict=True):
         if r is None:
             g *= rate
@@ -79,6 +122,8 @@ def scale_grads(grads: Sequence[Array], rate: float, rows: Sequence[Array | None
 
 def clip_rate(total_norm: float, max_norm: float) -> float:
     """The factor that brings a global norm down to ``max_norm`` (1 if already below)."""
+    if validate.checking():
+        validate.check_positive(max_norm, "clip_rate", "max_norm", _CLIP_HINT)
     return max_norm / (total_norm + 1e-6) if total_norm > max_norm else 1.0
 
 
@@ -95,13 +140,24 @@ def clip_grads(grads: Sequence[Array], max_norm: float, rows: Sequence[Array | N
     return total
 
 
-def check_params_and_grads(params: Sequence[Array], grads: Sequence[Array], who: str) -> None:
-    """A clear error when params and grads cannot be paired up."""
-    if len(params) != len(grads):
-        raise ValueError(
-            f"{who}.update: got {len(params)} params but {len(grads)} grads; pass "
-            "model.params and model.grads (same order, same length)."
-        )
+def _check_update(optimizer: Any, params: Sequence[Array], grads: Sequence[Array], state: Any) -> None:
+    """An update's checks (lists that pair up, a valid lr), skipped where the caller has checked them."""
+    if validate.checking():
+        who = type(optimizer).__name__
+        check_params_and_grads(params, grads, who, state)
+        check_lr(optimizer.lr, who)
+
+
+def check_params_and_grads(
+    params: Sequence[Array], grads: Sequence[Array], who: str, state: Sequence[Array] | None = None
+) -> None:
+    """A clear error, before anything is updated, when params and grads cannot be paired up.
+
+    Lists of the same length, each gradient shaped like its parameter, and
+    (``state``: what the optimizer built on its first call) the same
+    parameters as before.
+    """
+    validate.check_params_and_grads(params, grads, f"{who}.update", state)
 
 
 def zeros_like_each(arrays: Sequence[Array]) -> list[Array]:
@@ -113,12 +169,13 @@ class SGD:
     """Stochastic gradient descent: p <- p - lr * g."""
 
     def __init__(self, lr: float = 0.01) -> None:
-        self.lr = lr
+        self.lr = check_lr(lr, type(self).__name__)
 
     def update(
         self, params: Sequence[Array], grads: Sequence[Array], rows: Sequence[Array | None] | None = None
     ) -> None:
-        check_params_and_grads(params, grads, type(self).__name__)
+        _check_update(self, params, grads, None)
+        check_rows(rows, grads, "SGD.update")
         for p, g, r in zip(params, grads, _rows_for(rows, len(params)), strict=True):
             if r is None:
                 p -= self.lr * g
@@ -130,11 +187,12 @@ class Momentum:
     """SGD with momentum: v <- m v - lr g; p <- p + v."""
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr, self.momentum = lr, momentum
+        self.lr = check_lr(lr, type(self).__name__)
+        self.momentum = validate.check_rate(momentum, type(self).__name__, "momentum")
         self.v: list[Array] | None = None
 
     def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        check_params_and_grads(params, grads, type(self).__name__)
+        _check_update(self, params, grads, self.v)
         if self.v is None:
             self.v = zeros_like_each(params)
         for p, g, v in zip(params, grads, self.v, strict=True):
@@ -151,11 +209,12 @@ class Nesterov:
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr, self.momentum = lr, momentum
+        self.lr = check_lr(lr, type(self).__name__)
+        self.momentum = validate.check_rate(momentum, type(self).__name__, "momentum")
         self.v: list[Array] | None = None
 
     def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        check_params_and_grads(params, grads, type(self).__name__)
+        _check_update(self, params, grads, self.v)
         if self.v is None:
             self.v = zeros_like_each(params)
         for p, g, v in zip(params, grads, self.v, strict=True):
@@ -168,13 +227,14 @@ class AdaGrad:
     """AdaGrad: h <- h + g^2; p <- p - lr g / (sqrt(h) + 1e-7)."""
 
     def __init__(self, lr: float = 0.01) -> None:
-        self.lr = lr
+        self.lr = check_lr(lr, type(self).__name__)
         self.h: list[Array] | None = None
 
     def update(
         self, params: Sequence[Array], grads: Sequence[Array], rows: Sequence[Array | None] | None = None
     ) -> None:
-        check_params_and_grads(params, grads, type(self).__name__)
+        _check_update(self, params, grads, self.h)
+        check_rows(rows, grads, "AdaGrad.update")
         if self.h is None:
             self.h = zeros_like_each(params)
         for p, g, h, r in zip(params, grads, self.h, _rows_for(rows, len(params)), strict=True):
@@ -193,11 +253,12 @@ class RMSprop:
     """RMSprop: h <- d h + (1 - d) g^2; p <- p - lr g / (sqrt(h) + 1e-7)."""
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
-        self.lr, self.decay_rate = lr, decay_rate
+        self.lr = check_lr(lr, type(self).__name__)
+        self.decay_rate = validate.check_rate(decay_rate, type(self).__name__, "decay_rate")
         self.h: list[Array] | None = None
 
     def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        check_params_and_grads(params, grads, type(self).__name__)
+        _check_update(self, params, grads, self.h)
         if self.h is None:
             self.h = zeros_like_each(params)
         for p, g, h in zip(params, grads, self.h, strict=True):
@@ -280,6 +341,37 @@ class LazyAdam(Adam):
             mr *= lr_t
             pr -= mr
             p[r] = pr
+
+
+# --------------------------------------------------------------------------
+# Input checks around the chapters' answers (Adam, clip_grads), which the
+# notebooks show exactly as written above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_adam_init(self: Any, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
+    who = type(self).__name__
+    check_lr(lr, who)
+    validate.check_rate(beta1, who, "beta1")
+    validate.check_rate(beta2, who, "beta2")
+
+
+def _check_adam(
+    self: Any, params: Sequence[Array], grads: Sequence[Array], rows: Any = None, *args: Any
+) -> None:
+    check_params_and_grads(params, grads, type(self).__name__, self.m)
+    check_lr(self.lr, type(self).__name__)
+    check_rows(rows, grads, f"{type(self).__name__}.update")
+
+
+def _check_clip_grads(grads: Sequence[Array], max_norm: float, rows: Any = None) -> None:
+    _check_grads(grads, "clip_grads")
+    validate.check_positive(max_norm, "clip_grads", "max_norm", _CLIP_HINT)
+
+
+validate.guard(Adam, __init__=_check_adam_init, update=_check_adam)
+validate.guard(LazyAdam, update=_check_adam)
+clip_grads = validate.guarded(clip_grads, _check_clip_grads)
 
 
 OPTIMIZERS = {

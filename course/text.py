@@ -31,7 +31,7 @@ import scipy.sparse as sparse
 from scipy.sparse.linalg import eigsh, svds
 from threadpoolctl import threadpool_limits
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 Neighbours = list[tuple[str, float]]
@@ -345,6 +345,8 @@ def analogy(
     with ``answer`` the printout also gives that word's rank and similarity.
     An unknown word prints a message and returns an empty list.
     """
+    _check_word_matrix("analogy", word_to_id, word_matrix)
+    validate.check_count(top, "analogy", "top", minimum=0)
     ids = [find_word(w, word_to_id) for w in (a, b, c)]
     if any(i is None for i in ids):
         return []
@@ -384,6 +386,7 @@ def analogy_accuracy(
         raise ValueError(f"analogy_accuracy: words not in the vocabulary: {', '.join(missing)}.")
     if not questions:
         raise ValueError("analogy_accuracy: no questions given.")
+    _check_word_matrix("analogy_accuracy", word_to_id, word_matrix)
     xp = backend.array_module(word_matrix)
     ids = xp.asarray([[word_to_id[w] for w in q] for q in questions])
     vecs = normalize(word_matrix)
@@ -439,3 +442,70 @@ def convert_one_hot(corpus: Array, vocab_size: int) -> Array:
     flat = one_hot.reshape(-1, V)
     flat[xp.arange(corpus.size), corpus.reshape(-1)] = 1
     return one_hot
+
+
+# --------------------------------------------------------------------------
+# Input checks around the chapters' answers above, which the notebooks show
+# exactly as written (see course.validate.guarded).
+# --------------------------------------------------------------------------
+
+
+def _check_words(words: Sequence[str]) -> None:
+    if isinstance(words, str) or not isinstance(words, Sequence):
+        raise validate.InputTypeError(
+            f"build_vocab expects a list of words, got {type(words).__name__}; split the text first, "
+            "e.g. build_vocab(text.lower().split()) (or use preprocess(text))."
+        )
+
+
+def _check_word_matrix(who: str, word_to_id: Mapping[str, int], word_matrix: Array) -> None:
+    """word_matrix (V, D) with one row per word of the vocabulary."""
+    validate.check_numeric(word_matrix, who, "word_matrix", "(V, D): one vector per word")
+    validate.check_ndim(word_matrix, 2, who, "word_matrix", "(V, D): one vector per word")
+    if word_matrix.shape[0] != len(word_to_id):
+        raise validate.ShapeError(
+            f"{who}: word_matrix has {word_matrix.shape[0]} rows but the vocabulary has {len(word_to_id)} "
+            "words; pass the (V, D) matrix whose row i is the vector of word id i (e.g. model.word_vecs, "
+            "not W_out of a Simple model, which is (D, V))."
+        )
+
+
+def _check_most_similar(
+    query: str,
+    word_to_id: Mapping[str, int],
+    id_to_word: Any,
+    word_matrix: Array,
+    top: int = 5,
+    verbose: bool = True,
+) -> None:
+    _check_word_matrix("most_similar", word_to_id, word_matrix)
+    validate.check_count(top, "most_similar", "top", minimum=0)
+
+
+def _check_vector_pair(x: Array, y: Array, eps: float = 1e-8) -> None:
+    for name, v in (("x", x), ("y", y)):
+        validate.check_numeric(v, "cos_similarity", name, "(D,): one vector")
+    if x.shape != y.shape or x.ndim != 1:
+        raise validate.ShapeError(
+            f"cos_similarity: x and y must be two vectors of the same length (D,), got {tuple(x.shape)} and "
+            f"{tuple(y.shape)}. Pass single rows, e.g. cos_similarity(W[i], W[j])."
+        )
+
+
+def _check_ids_corpus(who: str) -> Any:
+    def check(corpus: Array, *args: Any, **kwargs: Any) -> None:
+        ids = corpus if backend.is_array(corpus) else backend.host().asarray(corpus)  # a list works too
+        if ids.dtype.kind not in "iu":
+            raise validate.InputTypeError(
+                f"{who}: corpus must hold integer word ids (as returned by preprocess), got dtype "
+                f"{ids.dtype}."
+            )
+
+    return check
+
+
+build_vocab = validate.guarded(build_vocab, lambda words: _check_words(words))
+most_similar = validate.guarded(most_similar, _check_most_similar)
+cos_similarity = validate.guarded(cos_similarity, _check_vector_pair)
+create_contexts_target = validate.guarded(create_contexts_target, _check_ids_corpus("create_contexts_target"))
+convert_one_hot = validate.guarded(convert_one_hot, _check_ids_corpus("convert_one_hot"))

@@ -10,16 +10,17 @@ exploding or vanishing gradients.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from course import backend
-from course.optim import clip_rate, grad_norms, scale_grads, supports_rows
+from course import backend, validate
+from course.optim import _CLIP_HINT, check_lr, clip_rate, grad_norms, scale_grads, supports_rows
 
 Array = Any
 
@@ -146,6 +147,22 @@ def param_names_of(model: Any) -> list[str]:
     return names if len(names) == len(model.params) else [f"params[{i}]" for i in range(len(model.params))]
 
 
+def as_loss(value: Any, model: Any) -> float:
+    """The loss a model's forward returned, as a float; a clear error if it is not one number."""
+    if backend.is_array(value) and value.size != 1:
+        raise validate.ShapeError(
+            f"{type(model).__name__}.forward returned an array of shape {tuple(value.shape)}; training needs "
+            "one number, the mean loss of the batch (e.g. return loss.mean())."
+        )
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise validate.InputTypeError(
+            f"{type(model).__name__}.forward returned {type(value).__name__}; training needs one number, "
+            "the loss of the batch."
+        ) from None
+
+
 def check_finite(loss: float, iteration: int, epoch: int) -> None:
     """Stop with a clear message when the loss is NaN or infinite."""
     if not math.isfinite(loss):
@@ -174,6 +191,53 @@ def step(model: Any, optimizer: Any, max_grad: float | None) -> tuple[list[float
     else:
         optimizer.update(model.params, model.grads)
     return norms, rate
+
+
+def check_training(
+    who: str, model: Any, optimizer: Any, max_grad: float | None, **counts: Any
+) -> dict[str, int]:
+    """The checks of a fit call, once before training starts; returns the counts as ints.
+
+    The model must have matching ``params``/``grads`` lists, the optimizer an
+    ``update`` method (and a finite ``lr`` > 0, if it has one), ``max_grad``
+    be None or a finite number > 0, and every count (max_epoch, batch_size,
+    ...) a whole number >= 1. The update step of every iteration then skips
+    these checks (``validate.trusted``); the model still checks each batch.
+    """
+    for name in ("params", "grads"):
+        if not isinstance(getattr(model, name, None), list):
+            raise validate.InputTypeError(
+                f"{who}: the model must have a `{name}` list (the layer contract), got "
+                f"{type(getattr(model, name, None)).__name__}."
+            )
+    validate.check_params_and_grads(model.params, model.grads, f"{who} (model.params, model.grads)")
+    if isinstance(optimizer, type) or not callable(getattr(optimizer, "update", None)):
+        raise validate.InputTypeError(
+            f"{who}: the optimizer must have an update(params, grads) method, got "
+            f"{getattr(optimizer, '__name__', type(optimizer).__name__)}; pass an instance such as "
+            "SGD(lr=0.1), not the class SGD."
+        )
+    if max_grad is not None:
+        validate.check_positive(max_grad, who, "max_grad", _CLIP_HINT)
+    if getattr(optimizer, "lr", None) is not None:  # it may have been changed since the optimizer was made
+        check_lr(optimizer.lr, f"{who} ({type(optimizer).__name__})")
+    return {name: validate.check_count(value, who, name) for name, value in counts.items()}
+
+
+def _check_examples(who: str, name: str, data: Any) -> None:
+    validate.check_array(data, who, name, "with one example per row")
+    validate.check_ndim(data, (1, 2, 3, 4), who, name, "(N, ...) with one example per row")
+
+
+def _batches_checked_by(model: Any, x: Array, t: Array) -> Callable[[], Any]:
+    """Check all the data at once with the model's own check of a batch; what each batch then runs in.
+
+    When ``model.forward`` checks its inputs (the course's models do), that
+    check runs here, once, on the whole data set, and every batch - rows of
+    the same arrays - then runs in ``validate.trusted()``: nothing is checked
+    per iteration. For any other model, batches run as they are.
+    """
+    return validate.trusted if validate.precheck(model.forward, x, t) else contextlib.nullcontext
 
 
 def _notify(monitor: Any, event: str, history: History) -> None:
@@ -224,11 +288,21 @@ class Trainer:
         (e.g. ``course.widgets.GradientNormMonitor``), called as training runs.
         Returns the History (also ``trainer.history``).
         """
+        who = "Trainer.fit"
+        _check_examples(who, "x", x)
+        _check_examples(who, "t", t)
+        sizes = check_training(
+            who, self.model, self.optimizer, max_grad,
+            max_epoch=max_epoch, batch_size=batch_size, eval_interval=eval_interval,
+        )  # fmt: skip
+        max_epoch, batch_size, eval_interval = sizes["max_epoch"], sizes["batch_size"], sizes["eval_interval"]
         n = len(x)
         if len(t) != n:
-            raise ValueError(f"x has {n} examples but t has {len(t)}; they must match.")
+            raise validate.ShapeError(f"x has {n} examples but t has {len(t)}; they must match.")
         if n < batch_size:
-            raise ValueError(f"batch_size={batch_size} is larger than the {n} examples; use a smaller batch.")
+            raise validate.InputError(
+                f"batch_size={batch_size} is larger than the {n} examples; use a smaller batch."
+            )
         model, history = self.model, self.history
         history.max_grad = max_grad
         if hasattr(type(model), "grad_rows") and not supports_rows(self.optimizer):
@@ -237,6 +311,7 @@ class Trainer:
                 f"{type(self.optimizer).__name__} updates every row. SGD, AdaGrad or LazyAdam update "
                 "just those rows and train many times faster."
             )
+        batch_region = _batches_checked_by(model, x, t)
         iters = n // batch_size
         like = model.params[0] if model.params else None
         host_rng = backend.rng(backend.host())
@@ -252,10 +327,12 @@ class Trainer:
                     idx = order[i * batch_size : (i + 1) * batch_size]
                     bx = backend.to_device(x[_index_for(x, idx)], like=like)
                     bt = backend.to_device(t[_index_for(t, idx)], like=like)
-                    loss = float(model.forward(bx, bt))
-                    check_finite(loss, len(history) + 1, self.current_epoch)
-                    model.backward()
-                    norms, rate = step(model, self.optimizer, max_grad)
+                    with batch_region():
+                        loss = as_loss(model.forward(bx, bt), model)
+                        check_finite(loss, len(history) + 1, self.current_epoch)
+                        model.backward()
+                        with validate.trusted():  # checked once, before the loop
+                            norms, rate = step(model, self.optimizer, max_grad)
                     history.record(loss, norms, rate, self.current_epoch)
                     total, count = total + loss, count + 1
                     bar.update(1)
@@ -362,17 +439,34 @@ class RnnlmTrainer:
         bar shows the perplexity averaged over eval_interval iterations;
         monitor as for :meth:`Trainer.fit`. Returns the History.
         """
+        who = "RnnlmTrainer.fit"
+        for name, ids in (("xs", xs), ("ts", ts)):
+            validate.check_array(ids, who, name, "(L,) of word ids")
+            validate.check_ndim(ids, 1, who, name, "(L,): one long corpus of word ids", "Pass corpus[:-1].")
+            if ids.dtype.kind not in "iu":
+                raise validate.InputTypeError(
+                    f"{who}: {name} must be integer word ids, got dtype {ids.dtype}."
+                )
+        sizes = check_training(
+            who, self.model, self.optimizer, max_grad,
+            max_epoch=max_epoch, batch_size=batch_size, time_size=time_size, eval_interval=eval_interval,
+        )  # fmt: skip
+        max_epoch, batch_size = sizes["max_epoch"], sizes["batch_size"]
+        time_size, eval_interval = sizes["time_size"], sizes["eval_interval"]
         n = len(xs)
         if len(ts) != n:
-            raise ValueError(f"xs has {n} ids but ts has {len(ts)}; pass corpus[:-1] and corpus[1:].")
+            raise validate.ShapeError(
+                f"xs has {n} ids but ts has {len(ts)}; pass corpus[:-1] and corpus[1:]."
+            )
         iters = n // (batch_size * time_size)
         if iters < 1:
-            raise ValueError(
+            raise validate.InputError(
                 f"The corpus has {n} ids, fewer than one block of batch_size * time_size = "
                 f"{batch_size} * {time_size}; use a smaller batch_size or time_size."
             )
         model, history = self.model, self.history
         history.max_grad = max_grad
+        batch_region = _batches_checked_by(model, xs[None, :], ts[None, :])  # blocks are windows of it
         like = model.params[0] if model.params else None
         total, count = 0.0, 0
         start = time.perf_counter()
@@ -384,10 +478,12 @@ class RnnlmTrainer:
                 for i in range(iters):
                     bx, bt = self.get_batch(xs, ts, batch_size, time_size)
                     bx, bt = backend.to_device(bx, like=like), backend.to_device(bt, like=like)
-                    loss = float(model.forward(bx, bt))
-                    check_finite(loss, len(history) + 1, self.current_epoch)
-                    model.backward()
-                    norms, rate = step(model, self.optimizer, max_grad)
+                    with batch_region():
+                        loss = as_loss(model.forward(bx, bt), model)
+                        check_finite(loss, len(history) + 1, self.current_epoch)
+                        model.backward()
+                        with validate.trusted():  # checked once, before the loop
+                            norms, rate = step(model, self.optimizer, max_grad)
                     history.record(loss, norms, rate, self.current_epoch)
                     total, count = total + loss, count + 1
                     bar.update(1)
@@ -491,9 +587,17 @@ def eval_seq2seq(
     import sys  # noqa: PLC0415
 
     np = backend.host()
+    for name, data in (("x", x), ("t", t)):
+        validate.check_array(data, "eval_seq2seq", name, "(N, T) of character ids")
+        validate.check_ndim(data, 2, "eval_seq2seq", name, "(N, T) of character ids")
+    batch_size = validate.check_count(batch_size, "eval_seq2seq", "batch_size")
+    show = validate.check_count(show, "eval_seq2seq", "show", minimum=0)
     host_x, host_t = np.asarray(backend.to_host(x)), np.asarray(backend.to_host(t))
-    if len(host_x) != len(host_t) or len(host_x) == 0:
-        raise ValueError(f"eval_seq2seq: {len(host_x)} questions but {len(host_t)} answers.")
+    if len(host_x) != len(host_t) or len(host_x) == 0 or host_t.shape[1] < 2:
+        raise validate.ShapeError(
+            f"eval_seq2seq: {len(host_x)} questions but {len(host_t)} answers (answers {host_t.shape}); pass "
+            "as many answers as questions, each the start symbol followed by at least one character."
+        )
     like = model.params[0] if getattr(model, "params", None) else None
     start_id, size = int(host_t[0, 0]), host_t.shape[1] - 1
     guesses = np.concatenate(
@@ -525,3 +629,41 @@ def _print_examples(
         if color:
             mark = f"\033[92m{mark}\033[0m" if ok else f"\033[91m{mark}\033[0m"
         print(f"Q {question:<30} T {text(a):<12} {mark} {text(g)}")
+
+
+# --------------------------------------------------------------------------
+# Input checks around the chapters' answers (bptt_positions, eval_perplexity),
+# which the notebooks show exactly as written above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_bptt_positions(length: int, batch_size: int, time_size: int, time_idx: int = 0) -> None:
+    who = "bptt_positions"
+    length = validate.check_count(length, who, "length")
+    validate.check_count(batch_size, who, "batch_size", maximum=length)
+    validate.check_count(time_size, who, "time_size")
+    validate.check_count(time_idx, who, "time_idx", minimum=0)
+
+
+def _check_eval_perplexity(
+    model: Any, corpus: Array, batch_size: int = 10, time_size: int = 35, progress: bool = False
+) -> None:
+    who = "eval_perplexity"
+    validate.check_array(corpus, who, "corpus", "(L,) of word ids")
+    validate.check_ndim(corpus, 1, who, "corpus", "(L,): one long corpus of word ids")
+    if corpus.dtype.kind not in "iu":
+        raise validate.InputTypeError(f"{who}: corpus must be integer word ids, got dtype {corpus.dtype}.")
+    validate.check_count(batch_size, who, "batch_size")
+    validate.check_count(time_size, who, "time_size")
+    for name in ("forward", "reset_state"):
+        if not callable(getattr(model, name, None)):
+            raise validate.InputTypeError(
+                f"{who}: the model must have {name}() (a language model such as Rnnlm), got "
+                f"{type(model).__name__}."
+            )
+
+
+bptt_positions = validate.guarded(bptt_positions, _check_bptt_positions)
+eval_perplexity = validate.guarded(
+    eval_perplexity, _check_eval_perplexity, trust_inside=False
+)  # runs the model

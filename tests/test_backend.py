@@ -41,10 +41,13 @@ def test_cupy_request_explains_why_it_cannot_run():
 def test_environment_variable_selects_the_backend():
     env = dict(os.environ, COURSE_BACKEND="cupy")
     proc = subprocess.run(
-        [sys.executable, "-c", "import course"], env=env, capture_output=True, text=True, cwd=ROOT
-    )
-    assert proc.returncode != 0
-    assert "CuPy" in proc.stderr and ("not installed" in proc.stderr or "CUDA" in proc.stderr)
+        [sys.executable, "-c", "import course; print(course.backend.name())"],
+        env=env, capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    # CuPy cannot run here: the import still works, on NumPy, with a warning that says why.
+    assert proc.returncode == 0 and proc.stdout.strip() == "numpy"
+    assert "COURSE_BACKEND" in proc.stderr and "CuPy" in proc.stderr
+    assert "not installed" in proc.stderr or "CUDA" in proc.stderr
     env["COURSE_BACKEND"] = "numpy"
     ok = subprocess.run(
         [sys.executable, "-c", "import course; print(course.backend.name())"],

@@ -63,7 +63,7 @@ def test_grad_norms_match_the_model_gradients(xp, rng):
     course.seed(0)
     x, t = spiral.load_data()
     model = TwoLayerNet(2, 10, 3)
-    trainer = Trainer(model, SGD(lr=0.0))  # lr 0: grads of the last batch stay for inspection
+    trainer = Trainer(model, SGD(lr=0.1))  # an update changes the params, never the grads
     history = trainer.fit(x[:30], t[:30], max_epoch=1, batch_size=30, progress=False)
     expected = [float(np.linalg.norm(backend.to_host(g))) for g in model.grads]
     np.testing.assert_allclose(history.param_norms[-1], expected, rtol=1e-5)

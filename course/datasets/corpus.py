@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 
@@ -35,7 +35,7 @@ _LEVELS = ("char", "word")
 _BRACKETED = re.compile(r"【[^】\n]{0,80}】|〖[^〗\n]{0,80}〗|\[[^\]\n]{0,80}\]|［[^］\n]{0,80}］")
 _URL_LINE = re.compile(r"^.*(?:https?://|www\.)\S+.*$", re.MULTILINE)
 _NOTE_LINE = re.compile(r"^[ \t\u3000]*[（(][^）)\n]{0,40}[）)][ \t\u3000]*$", re.MULTILINE)
-_EDGE_SPACE = re.compile(r"^[ \t\u3000\xa0]+|[ \t\u3000\xa0]+$", re.MULTILINE)
+_EDGE_CHARS = " \t\u3000\xa0"
 _BLANK_LINES = re.compile(r"\n[ \t\u3000\xa0]*(?=\n)")
 
 
@@ -84,7 +84,13 @@ class Corpus:
     def decode(self, ids: Array) -> str:
         """The text of ids (L,): characters joined as they are, words with spaces and line breaks."""
         np = backend.host()
-        words = list(map(self.id_to_word.__getitem__, np.asarray(backend.to_host(ids)).reshape(-1).tolist()))
+        flat = np.asarray(backend.to_host(ids)).reshape(-1)
+        if flat.size and (flat.dtype.kind not in "iu" or validate.outside(flat, self.vocab_size)):
+            raise validate.IdRangeError(
+                f"Corpus.decode: ids must be integers in 0..{self.vocab_size - 1}; got {flat.dtype} values "
+                f"from {flat.min()} to {flat.max()}. Decode ids of this corpus's vocabulary."
+            )
+        words = list(map(self.id_to_word.__getitem__, flat.tolist()))
         if self.level == "char":
             return "".join(words)
         text = " ".join(words)
@@ -142,8 +148,13 @@ def drop_note_lines(text: str) -> str:
 
 
 def strip_lines(text: str) -> str:
-    """Remove spaces, tabs and ideographic spaces (indentation) at both ends of every line."""
-    return _EDGE_SPACE.sub("", text)
+    """Remove spaces, tabs and ideographic spaces (indentation) at both ends of every line.
+
+    Line by line with ``str.strip``: time linear in the length of the text,
+    however long a run of spaces is (a regular expression anchored at line
+    ends would rescan a long run once per position, quadratic time).
+    """
+    return "\n".join(line.strip(_EDGE_CHARS) for line in text.split("\n"))
 
 
 def clean_text(text: str, brackets: bool = True, urls: bool = True, notes: bool = True) -> str:

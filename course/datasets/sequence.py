@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 START = "_"
@@ -48,17 +48,43 @@ def _operands(gen: Any, size: int) -> Array:
     return gen.integers(low, 10**digits)
 
 
+# Operands have 1 to 3 digits: 0..999, so there are 1000 * 1000 distinct questions.
+ADDITION_MAX = 1000 * 1000
+_DRAW_ROUNDS = 8  # rounds of random draws before the rest is picked from the pairs not yet drawn
+
+
 def addition_pairs(n: int = 50_000, seed: int = 1984) -> list[tuple[str, str]]:
-    """n distinct (question, answer) pairs such as ("16+75", "_91")."""
-    gen = backend.host().random.default_rng(seed)
-    seen: dict[tuple[int, int], None] = {}
-    while len(seen) < n:
+    """n distinct (question, answer) pairs such as ("16+75", "_91"); n is at most ``ADDITION_MAX``.
+
+    Pairs are drawn in rounds of 2n random operand pairs, keeping each new pair
+    the first time it comes up. Where that is slow - close to the maximum,
+    almost every draw repeats a pair already kept - the rest are picked at
+    random among the pairs not drawn yet, so any n up to the maximum finishes
+    in a bounded number of steps.
+    """
+    n = validate.check_count(n, "addition_pairs", "n", minimum=0, maximum=ADDITION_MAX)
+    np = backend.host()
+    gen = np.random.default_rng(seed)
+    seen = np.zeros(ADDITION_MAX, dtype=bool)
+    chosen: list[Array] = []
+    count = 0
+    # Far from the maximum a few rounds always suffice; close to it most draws are repeats.
+    for _ in range(_DRAW_ROUNDS if n <= ADDITION_MAX // 2 else 1):
+        if count == n:
+            break
         a, b = _operands(gen, 2 * n), _operands(gen, 2 * n)
-        for pair in zip(a.tolist(), b.tolist(), strict=True):
-            seen.setdefault(pair)
-            if len(seen) == n:
-                break
-    return [(f"{a}+{b}", f"{START}{a + b}") for a, b in seen]
+        keys = a * 1000 + b
+        fresh = keys[~seen[keys]]
+        _, first = np.unique(fresh, return_index=True)
+        new = fresh[np.sort(first)][: n - count]  # new pairs in the order they were drawn
+        seen[new] = True
+        chosen.append(new)
+        count += new.size
+    if count < n:
+        chosen.append(gen.permutation(np.flatnonzero(~seen))[: n - count])
+    keys = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    firsts, seconds = (keys // 1000).tolist(), (keys % 1000).tolist()
+    return [(f"{a}+{b}", f"{START}{a + b}") for a, b in zip(firsts, seconds, strict=True)]
 
 
 def _ordinal(day: int) -> str:
@@ -93,7 +119,12 @@ _DATE_STYLES: list[Callable[[dt.date], str]] = [
 
 
 def date_pairs(n: int = 50_000, seed: int = 1984) -> list[tuple[str, str]]:
-    """n (question, answer) pairs such as ("Sept. 27, 1994", "_1994-09-27")."""
+    """n (question, answer) pairs such as ("Sept. 27, 1994", "_1994-09-27"); n is at most ``DATES_MAX``.
+
+    Each pair is a random date of 1950-2049 in a random style (drawn
+    independently, so a pair can come up twice).
+    """
+    n = validate.check_count(n, "date_pairs", "n", minimum=0, maximum=DATES_MAX)
     gen = backend.host().random.default_rng(seed)
     span = (_LAST - _FIRST).days + 1
     offsets = gen.integers(0, span, n).tolist()
@@ -105,13 +136,17 @@ def date_pairs(n: int = 50_000, seed: int = 1984) -> list[tuple[str, str]]:
     return pairs
 
 
+# Every date of the range in every style: the number of distinct questions.
+DATES_MAX = ((_LAST - _FIRST).days + 1) * len(_DATE_STYLES)
+
+
 # --------------------------------------------------------------------------
 # Vocabularies and encoding
 # --------------------------------------------------------------------------
 
 _TASKS: dict[str, dict[str, Any]] = {
-    "addition": {"make": addition_pairs, "width": (7, 5)},
-    "dates": {"make": date_pairs, "width": (29, 11)},
+    "addition": {"make": addition_pairs, "width": (7, 5), "max_n": ADDITION_MAX},
+    "dates": {"make": date_pairs, "width": (29, 11), "max_n": DATES_MAX},
 }
 
 
@@ -158,6 +193,12 @@ def encode(strings: list[str], char_to_id: dict[str, int], width: int) -> Array:
 def decode(ids: Array, id_to_char: dict[int, str]) -> list[str]:
     """(N, T) ids -> strings with the padding stripped."""
     rows = backend.to_host(ids).tolist()
+    unknown = sorted({int(i) for row in rows for i in row} - set(id_to_char))
+    if unknown:
+        raise validate.IdRangeError(
+            f"decode: ids {unknown[:10]} are not in id_to_char (ids 0..{len(id_to_char) - 1}); decode with "
+            "the vocabulary of the same task (get_vocab(name))."
+        )
     return ["".join(id_to_char[int(i)] for i in row).rstrip(PAD) for row in rows]
 
 
@@ -191,6 +232,17 @@ def _split(x: Array, t: Array, test_size: int, seed: int) -> tuple[tuple[Array, 
     return (x[test_size:], t[test_size:]), (x[:test_size], t[:test_size])
 
 
+def _check_size(task: str, n: Any, max_n: int) -> int:
+    """n as an int, if the task has that many distinct questions; else an error naming the maximum."""
+    n = validate.check_count(n, "load_data", "n", minimum=2)
+    if n > max_n:
+        raise validate.InputError(
+            f"load_data({task!r}, n={n}): the {task} task has at most {max_n:,} distinct questions, so n "
+            f"can be at most {max_n}. Ask for fewer examples (the default is 50,000)."
+        )
+    return n
+
+
 def load_data(
     name: str = "addition",
     seed: int = 1984,
@@ -207,6 +259,10 @@ def load_data(
     plain encoder.
     """
     task = _task(name)
+    key = Path(str(name)).stem.lower()
+    seed = validate.check_count(seed, "load_data", "seed", minimum=0)
+    n = _check_size(key, n, task["max_n"])
+    validate.check_count(test_size, "load_data", "test_size", minimum=1, maximum=n - 1)
     pairs = task["make"](n=n, seed=seed)
     char_to_id, _ = get_vocab(name)
     width_in, width_out = task["width"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 
@@ -135,3 +135,65 @@ class TimeAttention:
         dhs_enc = a.transpose(0, 2, 1) @ dcs + dscores.transpose(0, 2, 1) @ hs_dec
         dhs_dec = dscores @ hs_enc
         return dhs_enc, dhs_dec
+
+
+# --------------------------------------------------------------------------
+# Input checks, installed around the chapters' answers above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_states(who: str, hs: Array, h: Array, h_name: str, h_shape: str, hs_name: str = "hs") -> None:
+    """hs (N, T, H) floats, and h with the same N and H (h_shape names its shape)."""
+    validate.check_float(hs, who, hs_name, "(N, T, H): the encoder's hidden states")
+    validate.check_ndim(hs, 3, who, hs_name, "(N, T, H): the encoder's hidden states")
+    validate.check_float(h, who, h_name, h_shape)
+    ndim = h_shape.count(",") + 1
+    if h.ndim != ndim or h.shape[0] != hs.shape[0] or h.shape[-1] != hs.shape[2]:
+        N, _, H = hs.shape
+        raise validate.ShapeError(
+            f"{who}: {h_name} has shape {tuple(h.shape)} but {hs_name} is {tuple(hs.shape)}; {h_name} must "
+            f"be {h_shape} with N = {N} and H = {H} (the same batch and hidden size as {hs_name})."
+        )
+
+
+def _check_weight_sum_forward(self: Any, hs: Array, a: Array) -> None:
+    who = "WeightSum.forward"
+    validate.check_float(hs, who, "hs", "(N, T, H)")
+    validate.check_ndim(hs, 3, who, "hs", "(N, T, H)")
+    validate.check_float(a, who, "a", f"(N, T) = {hs.shape[:2]}: one weight per position")
+    validate.check_same_shape(a, hs.shape[:2], who, "a", "(N, T)", "One weight per encoder position.")
+
+
+def _check_weight_sum_backward(self: Any, dc: Array) -> None:
+    validate.check_backward_ready(self.cache, "WeightSum")
+    hs = self.cache[0]
+    validate.check_dout(dc, (hs.shape[0], hs.shape[2]), "WeightSum", "dc")
+
+
+def _check_attention_weight_forward(self: Any, hs: Array, h: Array, mask: Array | None = None) -> None:
+    who = "AttentionWeight.forward"
+    _check_states(who, hs, h, "h", "(N, H)")
+    validate.check_mask(mask, hs.shape[:2], who)
+
+
+def _check_attention_weight_backward(self: Any, da: Array) -> None:
+    validate.check_backward_ready(self.cache, "AttentionWeight")
+    validate.check_dout(da, self.cache[2].shape, "AttentionWeight", "da")
+
+
+def _check_time_attention_forward(self: Any, hs_enc: Array, hs_dec: Array, mask: Array | None = None) -> None:
+    who = "TimeAttention.forward"
+    _check_states(who, hs_enc, hs_dec, "hs_dec", "(N, Ty, H)", "hs_enc")
+    validate.check_mask(mask, hs_enc.shape[:2], who)
+
+
+def _check_time_attention_backward(self: Any, dcs: Array) -> None:
+    validate.check_backward_ready(self.cache, "TimeAttention")
+    validate.check_dout(dcs, self.cache[1].shape, "TimeAttention", "dcs")
+
+
+validate.guard(WeightSum, forward=_check_weight_sum_forward, backward=_check_weight_sum_backward)
+validate.guard(
+    AttentionWeight, forward=_check_attention_weight_forward, backward=_check_attention_weight_backward
+)
+validate.guard(TimeAttention, forward=_check_time_attention_forward, backward=_check_time_attention_backward)

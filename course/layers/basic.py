@@ -13,9 +13,10 @@ Shapes: N batch, D input features, H output features, C classes.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
-from course import backend
+from course import backend, validate
 from course.functions import labels_from_targets, sigmoid, softmax
 
 Array = Any
@@ -218,3 +219,122 @@ class Dropout:
 
     def backward(self, dout: Array) -> Array:
         return dout if self.mask is None else dout * self.mask
+
+
+# --------------------------------------------------------------------------
+# Input checks. The classes above are the chapters' model answers, shown in the
+# notebooks exactly as written, so their inputs are checked by guards installed
+# around them (see course.validate.guard): one check per call, before it runs.
+# --------------------------------------------------------------------------
+
+
+def _check_matmul_init(self: Any, W: Array) -> None:
+    validate.check_weight(W, "MatMul", "W", 2, "(D, H)")
+
+
+def _check_affine_init(self: Any, W: Array, b: Array) -> None:
+    validate.check_weight(W, "Affine", "W", 2, "(D, H)")
+    validate.check_weight(b, "Affine", "b", 1, f"(H,) with H = W.shape[1] = {W.shape[1]}")
+    validate.check_same_shape(b, (W.shape[1],), "Affine", "b", "(H,)", "b has one entry per column of W.")
+
+
+def _check_linear_forward(self: Any, x: Array) -> None:
+    W = self.params[0]
+    who = f"{type(self).__name__}.forward"
+    validate.check_numeric(x, who, "x", f"(N, D) with D = {W.shape[0]}")
+    if x.ndim == 0 or x.shape[-1] != W.shape[0]:
+        raise validate.ShapeError(
+            f"{who}: x has shape {tuple(x.shape)} but W is {tuple(W.shape)}: x must be (N, D) "
+            f"(or (N, ..., D)) with D = W.shape[0] = {W.shape[0]} features in its last axis. "
+            "Check the layer sizes (or pass x.T if the axes are swapped)."
+        )
+
+
+def _check_linear_backward(self: Any, dout: Array) -> None:
+    who = type(self).__name__
+    validate.check_backward_ready(self.x, who)
+    validate.check_dout(dout, (*self.x.shape[:-1], self.params[0].shape[1]), who)
+
+
+def _check_elementwise_forward(self: Any, x: Array, *args: Any, **kwargs: Any) -> None:
+    validate.check_numeric(x, f"{type(self).__name__}.forward", "x", "of any shape")
+
+
+def _check_sigmoid_forward(self: Any, x: Array) -> None:
+    if not isinstance(x, numbers.Real):  # a single number works too
+        validate.check_numeric(x, "Sigmoid.forward", "x", "of any shape")
+
+
+def _checker_backward(attribute: str) -> Any:
+    """A backward check: forward has run (``attribute`` is set) and dout has the output's shape."""
+
+    def check(self: Any, dout: Array) -> None:
+        who = type(self).__name__
+        kept = getattr(self, attribute)
+        validate.check_backward_ready(kept, who)
+        if not (kept.shape == () and isinstance(dout, numbers.Real)):  # a number for a number
+            validate.check_dout(dout, kept.shape, who)
+
+    return check
+
+
+def _check_softmax_forward(self: Any, x: Array) -> None:
+    validate.check_numeric(x, "Softmax.forward", "x", "(N, C) scores")
+    validate.check_ndim(x, (1, 2, 3), "Softmax.forward", "x", "(C,), (N, C) or (N, T, C) scores")
+
+
+def _check_softmax_loss_forward(self: Any, x: Array, t: Array) -> None:
+    who = "SoftmaxWithLoss.forward"
+    validate.check_numeric(x, who, "x", "(N, C) scores")
+    validate.check_ndim(
+        x, 2, who, "x", "(N, C): one row of C class scores per example",
+        "For scores of sequences (N, T, V) use TimeSoftmaxWithLoss.",
+    )  # fmt: skip
+    validate.check_array(t, who, "t", f"(N,) = ({x.shape[0]},) of labels or (N, C) one-hot")
+    if t.shape == x.shape:
+        validate.check_one_hot(t, x.shape, who)
+        return
+    if t.ndim == 2:  # one-hot rows of another width
+        validate.check_one_hot(t, x.shape, who)
+    if t.shape != x.shape[:1]:
+        raise validate.ShapeError(
+            f"{who}: t has shape {tuple(t.shape)} but the scores x are {tuple(x.shape)}; t must be (N,) = "
+            f"({x.shape[0]},) integer labels or (N, C) = {tuple(x.shape)} one-hot rows, one per row of x."
+        )
+    validate.check_labels(t, x.shape[1], who)
+
+
+def _check_loss_backward(self: Any, dout: Any = 1) -> None:
+    who = type(self).__name__
+    validate.check_backward_ready(self.y, who)
+    validate.check_scalar_dout(dout, who)
+
+
+def _check_sigmoid_loss_forward(self: Any, x: Array, t: Array) -> None:
+    who = "SigmoidWithLoss.forward"
+    validate.check_numeric(x, who, "x", "of scores")
+    validate.check_numeric(t, who, "t", "of 0/1 targets, the shape of x")
+    if t.size and (float(t.min()) < 0 or float(t.max()) > 1):
+        raise validate.InputError(
+            f"{who}: targets t must be 0 or 1 (or probabilities in [0, 1]); got values from "
+            f"{float(t.min()):g} to {float(t.max()):g}. There is no label to ignore here."
+        )
+
+
+def _check_dropout_backward(self: Any, dout: Array) -> None:
+    if self.mask is not None:
+        validate.check_dout(dout, self.mask.shape, type(self).__name__)
+
+
+validate.guard(
+    MatMul, __init__=_check_matmul_init, forward=_check_linear_forward, backward=_check_linear_backward
+)
+validate.guard(
+    Affine, __init__=_check_affine_init, forward=_check_linear_forward, backward=_check_linear_backward
+)
+validate.guard(Sigmoid, forward=_check_sigmoid_forward, backward=_checker_backward("out"))
+validate.guard(Relu, forward=_check_elementwise_forward, backward=_checker_backward("mask"))
+validate.guard(Softmax, forward=_check_softmax_forward, backward=_checker_backward("out"))
+validate.guard(SoftmaxWithLoss, forward=_check_softmax_loss_forward, backward=_check_loss_backward)
+validate.guard(SigmoidWithLoss, forward=_check_sigmoid_loss_forward, backward=_check_loss_backward)
+validate.guard(Dropout, forward=_check_elementwise_forward, backward=_check_dropout_backward)

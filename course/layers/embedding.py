@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 
@@ -27,7 +27,7 @@ def check_ids(idx: Array, where: str) -> Array:
     """idx itself if it is an integer array of word ids; else a TypeError naming ``where``."""
     if not backend.is_array(idx) or idx.dtype.kind not in "iu":
         kind = getattr(idx, "dtype", type(idx).__name__)
-        raise TypeError(
+        raise validate.InputTypeError(
             f"{where} expects an integer array of word ids, got {kind}. Pass ids such as "
             "contexts or target from create_contexts_target (not one-hot rows or floats)."
         )
@@ -126,3 +126,52 @@ class EmbeddingDot:
             return dout[:, None] * target_W
         self.embed.backward(dout[:, :, None] * h[:, None, :])
         return (dout[:, None, :] @ target_W)[:, 0, :]
+
+
+# --------------------------------------------------------------------------
+# Input checks, installed around the chapters' answers above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_embedding_init(self: Any, W: Array) -> None:
+    validate.check_weight(W, type(self).__name__, "W", 2, "(V, D): one row per word")
+
+
+def _check_embedding_forward(self: Any, idx: Array) -> None:
+    validate.check_ids(idx, self.params[0].shape[0], "Embedding.forward")
+
+
+def _check_embedding_backward(self: Any, dout: Array) -> None:
+    validate.check_backward_ready(self.idx, "Embedding")
+    validate.check_dout(dout, (*self.idx.shape, self.params[0].shape[1]), "Embedding")
+
+
+def _check_embedding_dot_forward(self: Any, h: Array, idx: Array) -> None:
+    who = "EmbeddingDot.forward"
+    V, H = self.params[0].shape
+    validate.check_ids(idx, V, who, "idx")
+    validate.check_numeric(h, who, "h", f"(N, H) with H = {H}")
+    if h.ndim != 2 or h.shape[1] != H or idx.ndim not in (1, 2) or idx.shape[0] != h.shape[0]:
+        raise validate.ShapeError(
+            f"{who} expects h (N, H) with H = W.shape[1] = {H} and idx (N,) or (N, K) with the same N; "
+            f"got h {tuple(h.shape)}, idx {tuple(idx.shape)}. h holds one hidden vector per example."
+        )
+
+
+def _check_embedding_dot_backward(self: Any, dout: Array) -> None:
+    validate.check_backward_ready(self.cache, "EmbeddingDot")
+    validate.check_dout(dout, self.cache[1].shape[:-1], "EmbeddingDot")
+
+
+validate.guard(
+    Embedding,
+    __init__=_check_embedding_init,
+    forward=_check_embedding_forward,
+    backward=_check_embedding_backward,
+)
+validate.guard(
+    EmbeddingDot,
+    __init__=_check_embedding_init,
+    forward=_check_embedding_dot_forward,
+    backward=_check_embedding_dot_backward,
+)

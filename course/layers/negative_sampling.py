@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 from course.functions import sigmoid
 from course.layers.embedding import EmbeddingDot
 
@@ -138,3 +138,52 @@ class NegativeSamplingLoss:
         dscore[:, 0] -= 1
         dscore *= dout / n
         return self.embed_dot.backward(dscore)
+
+
+# --------------------------------------------------------------------------
+# Input checks, installed around the chapters' answers above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_sampler_target(self: Any, target: Array) -> None:
+    if not backend.is_array(target) or target.dtype.kind not in "iu":
+        raise validate.InputTypeError(
+            "UnigramSampler.get_negative_sample: target must be an integer array (N,) of word ids, got "
+            f"{getattr(target, 'dtype', type(target).__name__)}."
+        )
+
+
+def _check_ns_loss_init(
+    self: Any, W: Array, corpus: Array, power: float = 0.75, sample_size: int = 5
+) -> None:
+    who = "NegativeSamplingLoss"
+    validate.check_weight(W, who, "W", 2, "(V, H): one output vector per word")
+    validate.check_count(sample_size, who, "sample_size")
+    validate.check_positive(power, who, "power", allow_zero=True)
+
+
+def _check_ns_loss_forward(self: Any, h: Array, target: Array) -> None:
+    who = "NegativeSamplingLoss.forward"
+    V, H = self.params[0].shape
+    validate.check_numeric(h, who, "h", f"(N, H) with H = {H}")
+    validate.check_array(target, who, "target", "(N,) of word ids")
+    if target.ndim != 1 or h.ndim != 2 or h.shape[1] != H or target.shape[0] != h.shape[0]:
+        raise validate.ShapeError(
+            f"{who} expects h (N, H) with H = W.shape[1] = {H} and target (N,); got h {tuple(h.shape)}, "
+            f"target {tuple(target.shape)}. One target word id per hidden vector."
+        )
+    validate.check_ids(target, V, who, "target")
+
+
+def _check_ns_loss_backward(self: Any, dout: Array = 1) -> None:
+    validate.check_backward_ready(self.cache, "NegativeSamplingLoss")
+    validate.check_scalar_dout(dout, "NegativeSamplingLoss")
+
+
+validate.guard(UnigramSampler, get_negative_sample=_check_sampler_target)
+validate.guard(
+    NegativeSamplingLoss,
+    __init__=_check_ns_loss_init,
+    forward=_check_ns_loss_forward,
+    backward=_check_ns_loss_backward,
+)

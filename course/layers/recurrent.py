@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 from course.functions import sigmoid
 
 Array = Any
@@ -42,9 +42,13 @@ def check_gate_shapes(name: str, Wx: Array, Wh: Array, b: Array, gates: int) -> 
 
     With H = Wh.shape[0] and G = ``gates``: Wx must be (D, G*H), Wh (H, G*H), b (G*H,).
     """
+    for w, shape in ((Wx, "(D, G*H)"), (Wh, "(H, G*H)"), (b, "(G*H,)")):
+        validate.check_float(
+            w, name, "every weight", shape, "Weights must be floats, e.g. W.astype(np.float32)."
+        )
     H = Wh.shape[0]
     expected = (gates * H,)
-    if Wh.shape != (H, gates * H) or Wx.shape[1:] != expected or b.shape != expected:
+    if Wh.ndim != 2 or Wh.shape != (H, gates * H) or Wx.shape[1:] != expected or b.shape != expected:
         raise ValueError(
             f"{name}: with H = Wh.shape[0] = {H} hidden units, Wx must be (D, {gates * H}), "
             f"Wh ({H}, {gates * H}) and b ({gates * H},); got Wx {Wx.shape}, Wh {Wh.shape}, b {b.shape}."
@@ -185,3 +189,40 @@ class GRU:
         self.grads[2][...] = da.sum(axis=0)
         dh_prev = dh_next * (1.0 - z) + drh * r + da_zr @ Wh[:, : 2 * H].T
         return da @ Wx.T, dh_prev
+
+
+# --------------------------------------------------------------------------
+# Input checks, installed around the chapters' answers above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_step(self: Any, x: Array, *states: Array) -> None:
+    """x (N, D) and each state (N, H) against the weights."""
+    who = f"{type(self).__name__}.forward"
+    Wx, Wh = self.params[0], self.params[1]
+    D, H = Wx.shape[0], Wh.shape[0]
+    validate.check_numeric(x, who, "x", f"(N, D) with D = {D}")
+    if x.ndim != 2 or x.shape[1] != D:
+        raise validate.ShapeError(
+            f"{who}: x has shape {tuple(x.shape)}, expected (N, D) with D = Wx.shape[0] = {D}: one time "
+            "step of N sequences. (For (N, T, D) sequences use the Time layer.)"
+        )
+    names = ("h_prev", "c_prev")
+    for name, state in zip(names, states, strict=False):
+        validate.check_numeric(state, who, name, f"(N, H) = ({x.shape[0]}, {H})")
+        validate.check_same_shape(
+            state, (x.shape[0], H), who, name, "(N, H)", "One state row per row of x; start from zeros."
+        )
+
+
+def _check_step_backward(self: Any, *douts: Array) -> None:
+    who = type(self).__name__
+    validate.check_backward_ready(self.cache, who)
+    shape = self.cache[1].shape  # h_prev: (N, H)
+    for name, d in zip(("dh_next", "dc_next"), douts, strict=False):
+        validate.check_dout(d, shape, who, name)
+
+
+validate.guard(RNN, forward=_check_step, backward=_check_step_backward)
+validate.guard(LSTM, forward=_check_step, backward=_check_step_backward)
+validate.guard(GRU, forward=_check_step, backward=_check_step_backward)

@@ -32,28 +32,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 
 Array = Any
 
 # Rows of scores processed together by the softmax: ~256k values stay in the
 # CPU cache while max, exp and sum run over them.
 _SOFTMAX_CHUNK_VALUES = 1 << 18
-
-
-def _check_ids(name: str, ids: Array, size: int, allow: int | None = None) -> None:
-    """Clear errors for float ids or ids outside 0..size-1 (``allow`` is an extra legal value)."""
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{name}: ids must be integers (an int array of word ids), got dtype {ids.dtype}.")
-    if ids.size == 0:
-        return
-    low, high = int(ids.min()), int(ids.max())
-    if high >= size or (low < 0 and low != allow):
-        extra = f" (or {allow} to ignore a position)" if allow is not None else ""
-        raise ValueError(
-            f"{name}: ids must lie in 0..{size - 1}{extra}; got values from {low} to {high}. "
-            "Check that the vocabulary size of the model matches the corpus."
-        )
 
 
 def time_major(x: Array) -> Array:
@@ -82,6 +67,7 @@ class TimeEmbedding:
     param_names = ("W",)
 
     def __init__(self, W: Array, accumulate: bool = False) -> None:
+        validate.check_weight(W, "TimeEmbedding", "W", 2, "(V, D): one row per word")
         self.params = [W]
         self.grads = [backend.array_module(W).zeros_like(W)]
         self.accumulate = accumulate
@@ -89,12 +75,14 @@ class TimeEmbedding:
 
     def forward(self, xs: Array) -> Array:
         (W,) = self.params
-        _check_ids("TimeEmbedding", xs, W.shape[0])
+        validate.check_ids(xs, W.shape[0], "TimeEmbedding.forward", "ids")
         self.idx = xs
         return W[xs]
 
     def backward(self, dout: Array) -> None:
         (dW,) = self.grads
+        validate.check_backward_ready(self.idx, "TimeEmbedding")
+        validate.check_dout(dout, (*self.idx.shape, dW.shape[1]), "TimeEmbedding")
         if not self.accumulate:
             dW[...] = 0
         backend.scatter_add(dW, self.idx.reshape(-1), dout.reshape(-1, dW.shape[1]))
@@ -167,16 +155,21 @@ class TimeSoftmaxWithLoss:
         self.dx: Array | None = None
 
     def forward(self, xs: Array, ts: Array) -> Array:
+        who = "TimeSoftmaxWithLoss.forward"
         xp = backend.array_module(xs)
+        validate.check_numeric(xs, who, "xs", "(N, T, V) scores")
+        validate.check_ndim(xs, (2, 3), who, "xs", "(N, T, V) scores (or (N, V))")
+        validate.check_array(ts, who, "ts", "(N, T) of labels")
         V = xs.shape[-1]
         if ts.ndim == xs.ndim:
+            validate.check_one_hot(ts, xs.shape, who)
             ts = ts.argmax(axis=-1)
         if ts.shape != xs.shape[:-1]:
-            raise ValueError(
+            raise validate.ShapeError(
                 f"TimeSoftmaxWithLoss: labels must have shape {xs.shape[:-1]} (one per score row), "
                 f"got {ts.shape}."
             )
-        _check_ids("TimeSoftmaxWithLoss labels", ts, V, allow=self.ignore_label)
+        validate.check_labels(ts, V, "TimeSoftmaxWithLoss labels", ignore=self.ignore_label)
         scores = xs.reshape(-1, V)
         labels = ts.reshape(-1)
         valid = labels != self.ignore_label
@@ -191,6 +184,8 @@ class TimeSoftmaxWithLoss:
         return loss
 
     def backward(self, dout: Any = 1) -> Array:
+        validate.check_backward_ready(self.dx, "TimeSoftmaxWithLoss")
+        validate.check_scalar_dout(dout, "TimeSoftmaxWithLoss")
         return self.dx if (not backend.is_array(dout) and dout == 1) else self.dx * dout
 
 
@@ -267,9 +262,17 @@ class TimeRecurrent:
 
     def __init__(self, Wx: Array, Wh: Array, b: Array, stateful: bool = False) -> None:
         xp = backend.array_module(Wx)
+        for w, shape in ((Wx, "(D, G*H)"), (Wh, "(H, G*H)"), (b, "(G*H,)")):
+            validate.check_float(
+                w,
+                type(self).__name__,
+                "every weight",
+                shape,
+                "Weights must be floats, e.g. W.astype(np.float32).",
+            )
         H, G = Wh.shape[0], self.gates
         if Wh.shape != (H, G * H) or Wx.shape[1:] != (G * H,) or b.shape != (G * H,):
-            raise ValueError(
+            raise validate.ShapeError(
                 f"{type(self).__name__}: with H = Wh.shape[0] = {H}, Wx must be (D, {G * H}), Wh "
                 f"({H}, {G * H}) and b ({G * H},); got Wx {Wx.shape}, Wh {Wh.shape}, b {b.shape}."
             )
@@ -309,12 +312,25 @@ class TimeRecurrent:
         return state
 
     def _check_inputs(self, xs: Array) -> None:
-        """A clear error unless xs is (N, T, D) with the D of Wx."""
+        """A clear error unless xs is (N, T, D) floats with the D of Wx; notes the output shape."""
         Wx = self.params[0]
+        who = type(self).__name__
+        validate.check_float(
+            xs, who, "inputs xs", f"(N, T, D) with D = {Wx.shape[0]}",
+            "Recurrent layers read vectors: pass word ids through a TimeEmbedding first.",
+        )  # fmt: skip
         if xs.ndim != 3 or xs.shape[2] != Wx.shape[0]:
-            raise ValueError(
-                f"{type(self).__name__}: inputs must be (N, T, D) with D = {Wx.shape[0]}, got {xs.shape}."
+            raise validate.ShapeError(
+                f"{who}: inputs must be (N, T, D) with D = {Wx.shape[0]}, got {xs.shape}. "
+                "One D-vector per step of each sequence (a TimeEmbedding makes them from ids)."
             )
+        self._out_shape = (xs.shape[0], xs.shape[1], self.params[1].shape[0])
+
+    def _check_dhs(self, dhs: Array) -> None:
+        """Backward's checks: forward has run, and dhs has the shape of its output (N, T, H)."""
+        who = type(self).__name__
+        validate.check_backward_ready(self.cache, who)
+        validate.check_dout(dhs, self._out_shape, who, "dhs")
 
     def _inputs(self, xs: Array) -> tuple[Array, int, int]:
         """Checked inputs xs (N, T, D) as one time-major matrix (T*N, D), with N and T."""
@@ -525,6 +541,7 @@ class TimeLSTM(TimeRecurrent):
         return xp.asarray(order), xp.asarray(inverse), counts
 
     def backward(self, dhs: Array) -> Array:
+        self._check_dhs(dhs)
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
         X, A, hs, cs, tanh_c, order, inverse, counts, from_zero = self.cache
@@ -660,6 +677,7 @@ class TimeGRU(TimeRecurrent):
         return batch_major(hs[1:])
 
     def backward(self, dhs: Array) -> Array:
+        self._check_dhs(dhs)
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
         X, A, hs, rh = self.cache
@@ -723,7 +741,10 @@ class TimeBiLSTM:
         return xp.concatenate([left, right], axis=2)
 
     def backward(self, dhs: Array) -> Array:
-        H = dhs.shape[2] // 2
+        lstm = self.forward_lstm
+        validate.check_backward_ready(lstm.cache, "TimeBiLSTM")
+        N, T, H = lstm._out_shape
+        validate.check_dout(dhs, (N, T, 2 * H), "TimeBiLSTM", "dhs")
         dx_left = self.forward_lstm.backward(dhs[:, :, :H])
         dx_right = self.backward_lstm.backward(dhs[:, ::-1, H:])
         return dx_left + dx_right[:, ::-1]
@@ -759,3 +780,50 @@ class WithInitialState:
         if self._with_cell:
             return dxs, self.layer.dh, self.layer.dc
         return dxs, self.layer.dh
+
+
+# --------------------------------------------------------------------------
+# Input checks, installed around the chapters' answers above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_time_affine_init(self: Any, W: Array, b: Array, transposed: bool = False) -> None:
+    validate.check_weight(W, "TimeAffine", "W", 2, "(V, D) (transposed)" if transposed else "(D, V)")
+    V = W.shape[0] if transposed else W.shape[1]
+    validate.check_weight(b, "TimeAffine", "b", 1, f"(V,) with V = {V}")
+    validate.check_same_shape(b, (V,), "TimeAffine", "b", "(V,)", "b has one entry per output score.")
+
+
+def _check_time_affine_forward(self: Any, xs: Array) -> None:
+    W = self._weight()
+    validate.check_numeric(xs, "TimeAffine.forward", "xs", f"(N, T, D) with D = {W.shape[0]}")
+    if xs.ndim == 0 or xs.shape[-1] != W.shape[0]:
+        raise validate.ShapeError(
+            f"TimeAffine: inputs have shape {tuple(xs.shape)}, so {xs.shape[-1] if xs.ndim else 0} features, "
+            f"but W expects {W.shape[0]}: xs must be (N, T, D) with D = {W.shape[0]}."
+        )
+    self._out_shape = (*xs.shape[:-1], W.shape[1])
+
+
+def _check_time_affine_backward(self: Any, dout: Array) -> None:
+    validate.check_backward_ready(self.x, "TimeAffine")
+    validate.check_dout(dout, self._out_shape, "TimeAffine")
+
+
+def _check_time_dropout_forward(self: Any, xs: Array, train_flg: bool | None = None) -> None:
+    validate.check_float(xs, "TimeDropout.forward", "xs", "(N, T, H)")
+
+
+def _check_time_dropout_backward(self: Any, dout: Array) -> None:
+    if self.mask is not None:
+        validate.check_dout(dout, self.mask.shape, "TimeDropout")
+
+
+validate.guard(
+    TimeAffine,
+    __init__=_check_time_affine_init,
+    forward=_check_time_affine_forward,
+    backward=_check_time_affine_backward,
+)
+validate.guard(TimeDropout, forward=_check_time_dropout_forward, backward=_check_time_dropout_backward)
+validate.guard(TimeRNN, backward=TimeRecurrent._check_dhs)

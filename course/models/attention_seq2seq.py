@@ -19,13 +19,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 from course.layers.attention import TimeAttention
 from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 from course.models.seq2seq import (
     Encoder,
     answer_targets,
     char_vectors,
+    check_backward,
+    check_batch,
+    check_generate,
+    check_sizes,
     collect,
     cut_at_end,
     lstm_weights,
@@ -222,3 +226,13 @@ class AttentionSeq2seq:
         enc_hs = self.encoder.forward(xs)
         ids = self.decoder.generate(enc_hs, self.encoder.final, self.encoder.mask, start_id, sample_size)
         return cut_at_end(ids, self.pad_id)
+
+
+# Inputs are checked once, where a batch enters the model (see course.validate.guard).
+validate.guard(
+    AttentionSeq2seq,
+    __init__=check_sizes,
+    forward=check_batch,
+    backward=check_backward,
+    generate=check_generate,
+)

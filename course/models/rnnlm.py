@@ -30,7 +30,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from course import backend
+from course import backend, validate
+from course.files import atomic_write
 from course.generate import generate
 from course.layers.time import (
     TimeAffine,
@@ -63,6 +64,10 @@ def _weight(rows: int, cols: int, init_scale: float | None, fan_in: int, dtype: 
     return backend.randn(rows, cols, scale=1.0 / math.sqrt(fan_in), dtype=dtype)
 
 
+def _sizes(vocab_size: Any, wordvec_size: Any, hidden_size: Any) -> list[tuple[str, Any]]:
+    return [("vocab_size", vocab_size), ("wordvec_size", wordvec_size), ("hidden_size", hidden_size)]
+
+
 class RecurrentLanguageModel:
     """Embedding, stacked recurrent layers with optional dropout, output layer, softmax loss.
 
@@ -89,11 +94,14 @@ class RecurrentLanguageModel:
         init_scale: float | None = None,
         dtype: str = "float32",
     ) -> None:
-        V, D, H = int(vocab_size), int(wordvec_size), int(hidden_size)
+        who = type(self).__name__
+        V, D, H = (validate.check_count(v, who, n) for n, v in _sizes(vocab_size, wordvec_size, hidden_size))
+        validate.check_rate(dropout_ratio, who, "dropout_ratio")
+        if init_scale is not None:
+            validate.check_positive(init_scale, who, "init_scale")
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}.")
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        num_layers = validate.check_count(num_layers, who, "num_layers")
         if tie_weights and D != H:
             raise ValueError(
                 f"Weight tying reuses the (V, D) embedding as the output weight, so wordvec_size ({D}) "
@@ -209,15 +217,23 @@ class RecurrentLanguageModel:
     def save_params(self, path: str | os.PathLike | None = None) -> None:
         """Write every parameter, as float32, to an ``.npz`` file (keys: ``param_names``).
 
-        The default path is the class name, e.g. ``Rnnlm.npz``.
+        The default path is the class name, e.g. ``Rnnlm.npz``; ``.npz`` is
+        added to a path without it. The file is written safely: to a
+        temporary file next to it, then renamed, so an interrupted save leaves
+        the previous checkpoint as it was, never half a file.
         """
         np = backend.host()
-        path = f"{type(self).__name__}.npz" if path is None else path
         arrays = {
             name: backend.to_host(p).astype(np.float32)
             for name, p in zip(self.param_names, self.params, strict=True)
         }
-        np.savez(path, **arrays)
+        if hasattr(path, "write"):  # an open file: the caller owns it
+            np.savez(path, **arrays)
+            return
+        path = os.fsdecode(f"{type(self).__name__}.npz" if path is None else path)
+        if not path.endswith(".npz"):
+            path += ".npz"  # as np.savez names it
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
     def load_params(self, path: str | os.PathLike | None = None) -> None:
         """Read parameters written by :meth:`save_params` into this model, in place.
@@ -259,6 +275,38 @@ def _read_array(data: Any, name: str, path: str) -> Array:
             f"{path!r} stores {name!r} as Python objects (pickled data), which the course never "
             "loads; save parameters with model.save_params(path)."
         ) from None
+
+
+def _check_ids(model: Any, ids: Array, who: str, name: str) -> None:
+    """ids (N, T) integer word ids within the model's vocabulary."""
+    validate.check_array(ids, who, name, "(N, T) of word ids")
+    validate.check_ndim(
+        ids, 2, who, name, "(N, T): N sequences of T word ids", "For one sequence of ids pass ids[None, :]."
+    )
+    validate.check_ids(ids, model.config["vocab_size"], who, name)
+
+
+def _check_predict(model: Any, xs: Array, train_flg: bool = False) -> None:
+    _check_ids(model, xs, f"{type(model).__name__}.predict", "xs")
+
+
+def _check_forward(model: Any, xs: Array, ts: Array, train_flg: bool = True) -> None:
+    who = f"{type(model).__name__}.forward"
+    _check_ids(model, xs, who, "xs")
+    validate.check_array(ts, who, "ts", "(N, T) of next-word ids")
+    validate.check_same_shape(ts, xs.shape, who, "ts", "the shape of xs (N, T)", "One next word per input.")
+    validate.check_labels(ts, model.config["vocab_size"], who, ignore=model.loss_layer.ignore_label)
+
+
+def _check_backward(model: Any, dout: float = 1) -> None:
+    validate.check_backward_ready(model.loss_layer.dx, type(model).__name__)
+    validate.check_scalar_dout(dout, type(model).__name__)
+
+
+# Inputs are checked once, where a batch enters the model (see course.validate.guard).
+validate.guard(
+    RecurrentLanguageModel, predict=_check_predict, forward=_check_forward, backward=_check_backward
+)
 
 
 class SimpleRnnlm(RecurrentLanguageModel):

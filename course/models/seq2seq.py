@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 from course.datasets.sequence import lengths as row_lengths
 from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
@@ -88,6 +88,64 @@ def cut_at_end(ids: Array, pad_id: int | None) -> Array:
     xp = backend.array_module(ids)
     ended = xp.cumsum(ids == pad_id, axis=1) > 0
     return xp.where(ended, pad_id, ids)
+
+
+def vocab_size_of(model: Any) -> int:
+    """V, the number of character ids a seq2seq model reads (rows of its encoder's embedding)."""
+    return int(model.encoder.embed.params[0].shape[0])
+
+
+def check_questions(model: Any, xs: Array, who: str) -> None:
+    """xs (N, T) integer character ids within the model's vocabulary."""
+    validate.check_array(xs, who, "xs", "(N, T) of character ids")
+    validate.check_ndim(
+        xs, 2, who, "xs", "(N, T): N questions of T character ids", "For one question: xs[None]."
+    )
+    validate.check_ids(xs, vocab_size_of(model), who, "xs", "Build the model with V = len(char_to_id).")
+
+
+def check_batch(model: Any, xs: Array, ts: Array) -> None:
+    """Questions xs (N, T) and answers ts (N, T_out >= 2) as integer ids, with the same N."""
+    who = f"{type(model).__name__}.forward"
+    check_questions(model, xs, who)
+    validate.check_array(ts, who, "ts", "(N, T_out) of character ids")
+    if ts.ndim != 2 or ts.shape[0] != xs.shape[0] or ts.shape[1] < 2:
+        raise validate.ShapeError(
+            f"{who}: ts has shape {tuple(ts.shape)}, expected (N, T_out) = ({xs.shape[0]}, T_out) with "
+            "T_out >= 2: each answer is the start symbol followed by its characters, one row per question."
+        )
+    validate.check_ids(ts, vocab_size_of(model), who, "ts", "Build the model with V = len(char_to_id).")
+
+
+def check_sizes(
+    model: Any, vocab_size: int, wordvec_size: int, hidden_size: int, pad_id: int | None = None, *args: Any
+) -> None:
+    """The sizes of a seq2seq model (whole numbers >= 1) and its padding id (None or an id < V)."""
+    who = type(model).__name__
+    V = validate.check_count(vocab_size, who, "vocab_size")
+    validate.check_count(wordvec_size, who, "wordvec_size")
+    validate.check_count(hidden_size, who, "hidden_size")
+    if pad_id is not None and validate.check_count(pad_id, who, "pad_id", minimum=0) >= V:
+        raise validate.IdRangeError(
+            f"{who}: pad_id must be a character id in 0..{V - 1} (or None), got {pad_id}."
+        )
+
+
+def check_backward(model: Any, dout: float = 1) -> None:
+    """backward: forward has run, and dout is a number."""
+    validate.check_backward_ready(model.softmax.dx, type(model).__name__)
+    validate.check_scalar_dout(dout, type(model).__name__)
+
+
+def check_generate(model: Any, xs: Array, start_id: int, sample_size: int) -> None:
+    """generate's arguments: questions, a start id within the vocabulary, a length >= 1."""
+    who = f"{type(model).__name__}.generate"
+    check_questions(model, xs, who)
+    V = vocab_size_of(model)
+    start = validate.check_count(start_id, who, "start_id", minimum=0)
+    if start >= V:
+        raise validate.IdRangeError(f"{who}: start_id must lie in 0..{V - 1}, got {start_id}.")
+    validate.check_count(sample_size, who, "sample_size")
 
 
 class Encoder:
@@ -248,3 +306,9 @@ class PeekySeq2seq(Seq2seq):
     """Seq2seq with a PeekyDecoder."""
 
     decoder_class = PeekyDecoder
+
+
+# Inputs are checked once, where a batch enters the model (see course.validate.guard).
+validate.guard(
+    Seq2seq, __init__=check_sizes, forward=check_batch, backward=check_backward, generate=check_generate
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 from course.layers import Affine, Sigmoid, SoftmaxWithLoss
 
 Array = Any
@@ -57,3 +57,49 @@ class TwoLayerNet:
         if labels.ndim == 2:
             labels = labels.argmax(axis=1)
         return float((scores.argmax(axis=1) == labels).mean())
+
+
+def _check_sizes(model: TwoLayerNet, input_size: int, hidden_size: int, output_size: int, *args: Any) -> None:
+    for name, value in (
+        ("input_size", input_size),
+        ("hidden_size", hidden_size),
+        ("output_size", output_size),
+    ):
+        validate.check_count(value, "TwoLayerNet", name)
+
+
+def _check_predict(model: TwoLayerNet, x: Array) -> None:
+    W1 = model.params[0]
+    validate.check_numeric(x, "TwoLayerNet", "x", f"(N, D) with D = {W1.shape[0]}")
+    if x.ndim != 2 or x.shape[1] != W1.shape[0]:
+        raise validate.ShapeError(
+            f"TwoLayerNet: x has shape {tuple(x.shape)}, expected (N, D) with D = input_size = {W1.shape[0]}."
+        )
+
+
+def _check_forward(model: TwoLayerNet, x: Array, t: Array) -> None:
+    _check_predict(model, x)
+    C = model.params[-1].shape[0]
+    validate.check_array(t, "TwoLayerNet.forward", "t", f"(N,) labels or (N, {C}) one-hot rows")
+    if t.shape == (x.shape[0], C):
+        validate.check_one_hot(t, t.shape, "TwoLayerNet.forward")
+    else:
+        validate.check_same_shape(
+            t, x.shape[:1], "TwoLayerNet.forward", "t", f"(N,) labels (or (N, {C}) one-hot)"
+        )
+        validate.check_labels(t, C, "TwoLayerNet.forward")
+
+
+def _check_backward(model: TwoLayerNet, dout: float = 1) -> None:
+    validate.check_backward_ready(model.loss_layer.y, "TwoLayerNet")
+    validate.check_scalar_dout(dout, "TwoLayerNet")
+
+
+# Inputs are checked once, where a batch enters the model (see course.validate.guard).
+validate.guard(
+    TwoLayerNet,
+    __init__=_check_sizes,
+    predict=_check_predict,
+    forward=_check_forward,
+    backward=_check_backward,
+)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend
+from course import backend, validate
 from course.layers.basic import MatMul, SoftmaxWithLoss
 from course.layers.embedding import Embedding
 from course.layers.negative_sampling import NegativeSamplingLoss
@@ -38,13 +38,16 @@ def as_one_hot(x: Array, vocab_size: int, dtype: Any, id_ndim: int, what: str) -
     ``what`` names the argument in the error message.
     """
     xp = backend.array_module(x)
+    validate.check_array(x, "as_one_hot", what, f"of word ids with {id_ndim} axes")
     if x.ndim == id_ndim + 1 and x.shape[-1] == vocab_size:
+        validate.check_one_hot(x, x.shape, f"{what} (one-hot rows)")
         return x.astype(dtype, copy=False)
     if x.ndim != id_ndim or x.dtype.kind not in "iu":
-        raise TypeError(
+        raise validate.InputTypeError(
             f"{what} must be integer word ids with {id_ndim} axes or one-hot rows of length "
             f"V={vocab_size}; got dtype {x.dtype} and shape {x.shape}."
         )
+    validate.check_ids(x, vocab_size, what)
     out = xp.zeros((*x.shape, vocab_size), dtype=dtype)
     out.reshape(-1, vocab_size)[xp.arange(x.size), x.reshape(-1)] = 1
     return out
@@ -52,8 +55,16 @@ def as_one_hot(x: Array, vocab_size: int, dtype: Any, id_ndim: int, what: str) -
 
 def check_batch(contexts: Array, target: Array, n_context: int, model: str) -> None:
     """A ValueError that says how to build the batch if contexts/target have the wrong shapes."""
+    if not (backend.is_array(contexts) and backend.is_array(target)):
+        validate.check_array(contexts, f"{model}.forward", "contexts", f"(N, {n_context}) of word ids")
+        validate.check_array(target, f"{model}.forward", "target", "(N,) of word ids")
+    if target.ndim not in (1, 2):
+        raise validate.ShapeError(
+            f"{model}.forward expects target (N,) word ids (or (N, V) one-hot rows for the Simple models); "
+            f"got target {target.shape}. Build it with create_contexts_target(corpus, window_size)."
+        )
     if contexts.ndim < 2 or contexts.shape[1] != n_context or contexts.shape[0] != target.shape[0]:
-        raise ValueError(
+        raise validate.ShapeError(
             f"{model}.forward expects contexts with {n_context} context words per example "
             f"(N, {n_context}) or (N, {n_context}, V), and N targets; got contexts {contexts.shape}, "
             f"target {target.shape}. Build them with create_contexts_target(corpus, window_size)."
@@ -259,3 +270,57 @@ class SkipGram:
         C = self._n_context
         dh = self.ns_loss.backward(dout * C)
         self.in_layer.backward(dh.reshape(-1, C, dh.shape[1]).sum(axis=1))
+
+
+# --------------------------------------------------------------------------
+# Input checks around the models above (see course.validate.guard): the
+# chapters' answers among them are shown in the notebooks exactly as written.
+# --------------------------------------------------------------------------
+
+
+def _check_sizes(
+    self: Any, vocab_size: int, hidden_size: int, window_size: int = 1, *args: Any, **kw: Any
+) -> None:
+    who = type(self).__name__
+    validate.check_count(vocab_size, who, "vocab_size")
+    validate.check_count(hidden_size, who, "hidden_size")
+    validate.check_count(window_size, who, "window_size")
+
+
+def _check_fast_batch(self: Any, contexts: Array, target: Array) -> None:
+    """CBOW and SkipGram: contexts (N, C) and target (N,) integer ids within the vocabulary."""
+    V = self.params[0].shape[0]
+    fits = (
+        backend.is_array(contexts)
+        and backend.is_array(target)
+        and contexts.ndim == 2
+        and target.ndim == 1
+        and contexts.dtype.kind in "iu"
+        and target.dtype.kind in "iu"
+    )
+    if fits and not validate.outside(contexts, V) and not validate.outside(target, V):
+        return  # the usual case, decided without building a message
+    who = f"{type(self).__name__}.forward"
+    validate.check_array(contexts, who, "contexts", "(N, C) of word ids")
+    validate.check_array(target, who, "target", "(N,) of word ids")
+    validate.check_ndim(contexts, 2, who, "contexts", "(N, C) word ids", "Pass ids, not one-hot rows.")
+    validate.check_ndim(target, 1, who, "target", "(N,) word ids", "Pass ids, not one-hot rows.")
+    validate.check_ids(contexts, V, who, "contexts")
+    validate.check_ids(target, V, who, "target")
+
+
+def _check_fast_backward(self: Any, dout: float = 1) -> None:
+    validate.check_backward_ready(self.ns_loss.cache, type(self).__name__)
+    validate.check_scalar_dout(dout, type(self).__name__)
+
+
+def _check_simple_backward(self: Any, dout: float = 1) -> None:
+    loss = self.loss_layer if hasattr(self, "loss_layer") else self.loss_layers[0]
+    validate.check_backward_ready(loss.y, type(self).__name__)
+    validate.check_scalar_dout(dout, type(self).__name__)
+
+
+validate.guard(SimpleCBOW, __init__=_check_sizes, backward=_check_simple_backward)
+validate.guard(SimpleSkipGram, __init__=_check_sizes, backward=_check_simple_backward)
+validate.guard(CBOW, __init__=_check_sizes, forward=_check_fast_batch, backward=_check_fast_backward)
+validate.guard(SkipGram, __init__=_check_sizes, forward=_check_fast_batch, backward=_check_fast_backward)

@@ -23,7 +23,9 @@ import base64
 import contextlib
 import functools
 import io
+import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -31,6 +33,8 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+from course.files import atomic_write_bytes
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -179,6 +183,16 @@ class FigureWidget:
         self.draw()
         return self.figure
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the current figure to ``path`` (format from its suffix, PNG without one).
+
+        Written atomically: an interrupted save never leaves half a picture.
+        """
+        suffix = Path(path).suffix.lstrip(".").lower()
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format=suffix or "png", dpi=self.dpi)
+        atomic_write_bytes(path, buffer.getvalue())
+
     def show_static(self, path: str | None = None) -> None:
         """Show the current state as a picture where widgets cannot run.
 
@@ -188,7 +202,7 @@ class FigureWidget:
         """
         self.draw()
         if path is not None:
-            self.figure.savefig(path, dpi=self.dpi)
+            self.save(path)
         shown = False
         try:
             from IPython.display import Image  # noqa: PLC0415 - IPython is optional outside notebooks
