@@ -206,6 +206,8 @@ def seed(value: int) -> None:
         # Without a device the CuPy generator is never used, so failing is harmless.
         with contextlib.suppress(Exception):
             cupy.random.seed(value % 2**32)
+    if _followers:
+        rng_snapshot()  # tells the followers
 
 
 def rng(module: ModuleType | None = None) -> Any:
