@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.instructors import judge, protocol, remote, sandbox, stubs
+from autograder.instructors import grading, judge, protocol, remote, sandbox, stubs
 from autograder.settings import REPO
 from course.gradcheck import check_layer
 
@@ -271,3 +271,12 @@ def test_every_exercises_course_tree_imports_whole():
             )
             assert done.returncode == 0, (exercise.grade_id, done.stderr[-800:])
             assert done.stdout.strip().startswith(str(tree)), done.stdout
+
+
+def test_a_test_cell_without_a_verdict_fails_it_never_passes_by_default():
+    nb = nbformat.read(SOURCE, as_version=4)
+    outcome = grading.Outcome(status="error", reason="the grader could not start the notebook")
+    grading.apply_results(nb, outcome, {})
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    tests = [c for c in tests if not c.metadata["nbgrader"].get("solution")]
+    assert tests and all(any(o.output_type == "error" for o in c.outputs) for c in tests)

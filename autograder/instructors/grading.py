@@ -128,6 +128,11 @@ def grade(nb: Any, source_nb: Any, limits: sandbox.Limits) -> tuple[Outcome, dic
         outcome.tests[gid] = TestResult(verdict.passed, verdict.message)
         if verdict.review:
             outcome.review.append(verdict.review)
+    for cell in nb.cells:  # a test cell the judge has no verdict for fails: grading never fails open
+        gid = cells.nbgrader_meta(cell).get("grade_id")
+        if cells.is_test(cell) and gid not in outcome.tests:
+            outcome.tests[gid] = TestResult(False, "not graded: the grader has no check for this test cell")
+            outcome.review.append(f"{gid}: no check was found for this test cell")
     outcome.wall_s = time.monotonic() - began
     return outcome, by_index
 
@@ -164,9 +169,11 @@ def apply_results(nb: Any, outcome: Outcome, by_index: dict[int, dict]) -> None:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=result["output"]))
         if cells.is_test(cell):
             verdict = outcome.tests.get(cells.nbgrader_meta(cell).get("grade_id"))
-            if verdict is not None and verdict.passed:
+            if verdict is None:
+                verdict = TestResult(False, outcome.reason or "not graded")
+            if verdict.passed:
                 cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="passed\n"))
-            elif verdict is not None:
+            else:
                 cell.outputs.append(
                     nbformat.v4.new_output(
                         "error", ename="NotPassed", evalue=verdict.message, traceback=[verdict.message]
