@@ -98,6 +98,38 @@ def _edit_tests() -> nbformat.NotebookNode:
     return nb
 
 
+def _extra_graded_cells() -> nbformat.NotebookNode:
+    """Cell games: a copied test cell, an own cell marked graded, an answer marked graded, a re-tag."""
+    nb = _wrong()
+    copied = nbformat.from_dict(nb.cells[_index(nb, "sigmoid_tests")])
+    copied.source = "pass  # a second copy of the sigmoid test, worth its points again"
+    copied["id"] = "copied-sigmoid-test"
+    nb.cells.insert(_index(nb, "adam_tests") + 1, copied)
+    own = nbformat.v4.new_code_cell("print('mine')")
+    own.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": "my_bonus",
+        "points": 100,
+        "locked": False,
+        "solution": False,
+        "schema_version": 3,
+        "task": False,
+    }
+    nb.cells.append(own)
+    nb.cells[_index(nb, "affine")].metadata["nbgrader"].update({"grade": True, "points": 50})
+    nb.cells[_index(nb, "softmax_with_loss_tests")].metadata["nbgrader"]["grade_id"] = "sigmoid_tests"
+    return nb
+
+
+def _too_large() -> nbformat.NotebookNode:
+    """A notebook far above the size limit (its outputs alone); refused before it is parsed."""
+    nb = _wrong()
+    nb.cells[_index(nb, "setup")].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="x" * 25_000_000)
+    ]
+    return nb
+
+
 # 1. The machinery a check relies on, changed in the student's process.
 PATCH_HARNESS = """
 import contextlib, numpy, numpy.testing, autograder.students.checks, course.gradcheck
@@ -458,6 +490,8 @@ def _attacks(root: Path) -> dict[str, tuple]:
         "network": (_after("setup", NETWORK), "graded", WRONG_SCORES),
         "gradebook": (_after("setup", GRADEBOOK.format(**fmt)), "graded", WRONG_SCORES),
         "edit-tests": (_edit_tests, "graded", WRONG_SCORES),
+        "cell-games": (_extra_graded_cells, "graded", WRONG_SCORES),
+        "too-large": (_too_large, "too-large", zero),
         "warns": (_after("sigmoid", WARNS), "graded", WRONG_SCORES),
         "blank-borrows-all": (_blank(BORROW_ALL), "graded", zero),
     }
@@ -552,6 +586,7 @@ def test_attacks_that_can_be_seen_are_flagged_with_a_reason(graded_class):
     assert "exit code 0" in flagged["exit-kernel"] and "signal 9" in flagged["kill-kernel"]
     assert "memory" in flagged["memory-bomb"]
     assert "edited" in flagged["edit-tests"] and "deleted" in flagged["edit-tests"]
+    assert flagged["cell-games"] and "MB" in flagged["too-large"]
     assert not flagged["honest"] and not flagged["wrong"]
 
 
