@@ -50,10 +50,11 @@ def twins(answer: Any, reference: type, rng: Any, *args: Any, **kwargs: Any) -> 
         raise AssertionError(
             f"{answer.__name__} must have {len(ref.params)} params and grads, as the given __init__ builds."
         )
-    # Judged, the first look-up of a method refreshes params from the subject and
-    # would undo the weights set below before they are sent: look them up first.
-    student.forward, student.backward  # noqa: B018
     for mine, theirs in zip(student.params, ref.params, strict=True):
+        if mine.shape != theirs.shape:
+            raise AssertionError(
+                f"{answer.__name__}'s params should have shapes {[p.shape for p in ref.params]}."
+            )
         weights = rng.standard_normal(theirs.shape)
         mine[...] = weights
         theirs[...] = weights

@@ -22,6 +22,7 @@ from autograder.students.checks import (
     assert_same_as_reference,
     course_in_place_of,
 )
+from autograder.students.exercises.ch03 import same_model, twins
 from course import backend
 from course.gradcheck import rel_error
 from course.layers import embedding as ref_embedding
@@ -226,46 +227,6 @@ def negative_sampling_loss(NegativeSamplingLoss: Any, seed: int = 44) -> None:
             )
 
 
-def _twins(answer: Any, rng: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    """The student's CBOW and the course's built alike, with the same O(1) random weights."""
-    student, ref = answer(*args, **kwargs), ref_models.CBOW(*args, **kwargs)
-    if len(student.params) != len(ref.params) or len(student.grads) != len(ref.grads):
-        raise AssertionError(
-            f"CBOW must have {len(ref.params)} params and grads ([W_in, W_out]), "
-            "as the given __init__ builds them."
-        )
-    # Look the methods up before writing the weights: when judged, a proxy's first lookup of a
-    # method refreshes its params from the subject, which would undo weights not yet sent.
-    student.forward, student.backward  # noqa: B018
-    for mine, theirs in zip(student.params, ref.params, strict=True):
-        if mine.shape != theirs.shape:
-            raise AssertionError(f"CBOW's params should have shapes {[p.shape for p in ref.params]}.")
-        weights = rng.standard_normal(theirs.shape)
-        mine[...] = weights
-        theirs[...] = weights
-    return student, ref
-
-
-def _same_model(student: Any, reference: Any, batch: tuple, what: str) -> None:
-    """Equal losses (with the same negatives) and equal gradients of every parameter on one batch."""
-    snap = backend.rng_snapshot()
-    loss = float(student.forward(*batch))
-    backend.rng_restore(snap)
-    want = float(reference.forward(*batch))
-    if abs(loss - want) > 1e-6 * max(1.0, abs(want)):
-        raise AssertionError(f"{what}: the loss should be {want:.6f}, got {loss:.6f}.")
-    student.backward()
-    reference.backward()
-    for name, got, expected in zip(ref_models.CBOW.param_names, student.grads, reference.grads, strict=True):
-        if got.shape != expected.shape:
-            raise AssertionError(
-                f"{what}: the gradient of {name} has shape {got.shape}, not {expected.shape}."
-            )
-        err = rel_error(got, expected)
-        if err > 1e-6:
-            raise AssertionError(f"{what}: the gradient of {name} is wrong (relative error {err:.1e}).")
-
-
 def cbow(CBOW: Any, seed: int = 45) -> None:
     """CBOW with negative sampling: gradients of W_in and W_out, agreement with the reference."""
     rng = _rng(seed)
@@ -277,8 +238,8 @@ def cbow(CBOW: Any, seed: int = 45) -> None:
             contexts, target = _ids(rng, V, (n, 2 * window)), _ids(rng, V, (n,))
             what = f"CBOW(V={V}, H={H}, window_size={window}) on {n} examples"
             args = (V, H, window, corpus)
-            student, _ = _twins(CBOW, rng, *args, sample_size=2, dtype="float64")
+            student, _ = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
             _seed_everywhere(seed)
             assert_gradients_ok(student, contexts, target, check_inputs=False, dout=1.0, what=what)
-            student, reference = _twins(CBOW, rng, *args, sample_size=2, dtype="float64")
-            _same_model(student, reference, (contexts, target), what)
+            student, reference = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
+            same_model(student, reference, (contexts, target), what)
