@@ -65,6 +65,8 @@ def _raise(error: Any) -> None:
         raise SubjectError("the subject answered with an error that is not data")
     name, message = str(error.get("type", "Error"))[:100], str(error.get("message", ""))[:2000]
     where = error.get("where") if isinstance(error.get("where"), list) else []
+    if not message and name == "NotImplementedError":
+        message = "this part of your answer is not written yet"
     text = message + (f" (at {str(where[-1])[:200]})" if where else "")
     cls = _BUILTIN_ERRORS.get(name)
     if cls is not None:

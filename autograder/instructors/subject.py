@@ -22,6 +22,7 @@ import contextlib
 import copy
 import importlib
 import io
+import linecache
 import os
 import random
 import sys
@@ -130,7 +131,9 @@ class Subject:
         errors = []
         for cell in cells:
             try:
-                code = compile(_source(cell["source"]), f"<cell {cell['index'] + 1}>", "exec")
+                name, text = f"<cell {cell['index'] + 1}>", _source(cell["source"])
+                linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
+                code = compile(text, name, "exec")
                 exec(code, self.namespace)
             except BaseException as exc:  # a failing cell never stops the definitions after it
                 errors.append({"cell": cell["index"] + 1, **_error(exc)})
