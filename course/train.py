@@ -173,6 +173,19 @@ def check_finite(loss: float, iteration: int, epoch: int) -> None:
         )
 
 
+def train_batch(
+    model: Any, optimizer: Any, bx: Any, bt: Any, max_grad: float | None, history: Any, epoch: int
+) -> float:
+    """One iteration on a batch whose data the trainer checked up front: forward, backward, step, record."""
+    loss = as_loss(model.forward(bx, bt), model)
+    check_finite(loss, len(history) + 1, epoch)
+    model.backward()
+    with validate.trusted():  # checked once, before the loop
+        norms, rate = step(model, optimizer, max_grad)
+    history.record(loss, norms, rate, epoch)
+    return loss
+
+
 def step(model: Any, optimizer: Any, max_grad: float | None) -> tuple[list[float], float]:
     """Clip the model's gradients, update its parameters; return (norms, clip rate).
 
@@ -328,12 +341,9 @@ class Trainer:
                     bx = backend.to_device(x[_index_for(x, idx)], like=like)
                     bt = backend.to_device(t[_index_for(t, idx)], like=like)
                     with batch_region():
-                        loss = as_loss(model.forward(bx, bt), model)
-                        check_finite(loss, len(history) + 1, self.current_epoch)
-                        model.backward()
-                        with validate.trusted():  # checked once, before the loop
-                            norms, rate = step(model, self.optimizer, max_grad)
-                    history.record(loss, norms, rate, self.current_epoch)
+                        loss = train_batch(
+                            model, self.optimizer, bx, bt, max_grad, history, self.current_epoch
+                        )
                     total, count = total + loss, count + 1
                     bar.update(1)
                     if count == eval_interval or (i == iters - 1 and count):
@@ -479,12 +489,9 @@ class RnnlmTrainer:
                     bx, bt = self.get_batch(xs, ts, batch_size, time_size)
                     bx, bt = backend.to_device(bx, like=like), backend.to_device(bt, like=like)
                     with batch_region():
-                        loss = as_loss(model.forward(bx, bt), model)
-                        check_finite(loss, len(history) + 1, self.current_epoch)
-                        model.backward()
-                        with validate.trusted():  # checked once, before the loop
-                            norms, rate = step(model, self.optimizer, max_grad)
-                    history.record(loss, norms, rate, self.current_epoch)
+                        loss = train_batch(
+                            model, self.optimizer, bx, bt, max_grad, history, self.current_epoch
+                        )
                     total, count = total + loss, count + 1
                     bar.update(1)
                     if count == eval_interval or (i == iters - 1 and count):
