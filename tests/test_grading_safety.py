@@ -470,7 +470,8 @@ def _attacks(root: Path) -> dict[str, tuple]:
         "read-reference": (_after("affine", READ_REFERENCE), "graded", WRONG_SCORES),
         "proc-memory": (_after("setup", PROC_MEMORY), "graded", WRONG_SCORES),
         "destructor": (_after("affine", DESTRUCTOR), "graded", WRONG_SCORES),
-        "threads-and-processes": (_after("affine", LATER), "graded", WRONG_SCORES),
+        # Its writes may land on the feedback kernel's own sockets and end it: either way it gains nothing.
+        "threads-and-processes": (_after("affine", LATER), ("graded", "crashed", "timeout"), WRONG_SCORES),
         "forge-frames": (_in_affine(FORGE_FRAMES), "graded", WRONG_SCORES),
         "flood-frame": (_in_affine(FLOOD_FRAME), "graded", WRONG_SCORES),
         "giant-array": (_in_affine(GIANT_ARRAY), "graded", WRONG_SCORES),
