@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 
 Array = Any
 
@@ -41,6 +42,7 @@ def _as_id_list(start_ids: int | Sequence[int] | Array) -> list[int]:
     return [int(i) for i in ids]
 
 
+@model_answer("next_id_distribution", chapter="ch07")
 def next_id_distribution(
     scores: Array, temperature: float = 1.0, top_k: int | None = None, skip_ids: Sequence[int] | None = None
 ) -> Array:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 
 Array = Any
 _EPS = 1e-7
@@ -127,6 +128,7 @@ def clip_rate(total_norm: float, max_norm: float) -> float:
     return max_norm / (total_norm + 1e-6) if total_norm > max_norm else 1.0
 
 
+@model_answer("clip_grads", chapter="ch06")
 def clip_grads(grads: Sequence[Array], max_norm: float, rows: Sequence[Array | None] | None = None) -> float:
     """Rescale ``grads`` in place so their global L2 norm is at most ``max_norm``.
 
@@ -267,6 +269,7 @@ class RMSprop:
             p -= self.lr * g / (backend.array_module(h).sqrt(h) + _EPS)
 
 
+@model_answer("adam", chapter="ch01", methods=("update",), twins=("course.optim:LazyAdam",))
 class Adam:
     """Adam (Kingma & Ba, 2015) with bias correction folded into the step size.
 

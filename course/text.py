@@ -32,6 +32,7 @@ from scipy.sparse.linalg import eigsh, svds
 from threadpoolctl import threadpool_limits
 
 from course import backend, validate
+from course.answers import model_answer
 
 Array = Any
 Neighbours = list[tuple[str, float]]
@@ -42,6 +43,7 @@ Neighbours = list[tuple[str, float]]
 # --------------------------------------------------------------------------
 
 
+@model_answer("build_vocab", chapter="ch02", twins=("course.datasets.corpus:_first_appearance_vocab",))
 def build_vocab(words: Sequence[str]) -> tuple[Array, dict[str, int], dict[int, str]]:
     """Give every distinct word an id, in order of first appearance.
 
@@ -57,6 +59,7 @@ def build_vocab(words: Sequence[str]) -> tuple[Array, dict[str, int], dict[int, 
     return corpus, word_to_id, id_to_word
 
 
+@model_answer("preprocess", chapter="ch02", twins=("course.datasets.corpus:_first_appearance_vocab",))
 def preprocess(text: str) -> tuple[Array, dict[str, int], dict[int, str]]:
     """Lower-case ``text``, split it into words (a full stop is a word) and number them.
 
@@ -89,6 +92,7 @@ def check_corpus(corpus: Any, where: str) -> Array:
     return corpus.astype(np.int64, copy=False)
 
 
+@model_answer("create_co_matrix", chapter="ch02")
 def create_co_matrix(corpus: Array, vocab_size: int, window_size: int = 1, dense: bool = False) -> Any:
     """Count how often each pair of words appears within ``window_size`` of each other.
 
@@ -143,6 +147,7 @@ def ppmi(C: Any) -> Any:
     return ppmi_dense(C)
 
 
+@model_answer("ppmi", chapter="ch02", twins=("course.text:ppmi", "course.text:_ppmi_sparse"))
 def ppmi_dense(C: Array) -> Array:
     """Positive pointwise mutual information of a dense co-occurrence matrix.
 
@@ -250,6 +255,7 @@ def normalize(x: Array, eps: float = 1e-8) -> Array:
     return x / (xp.sqrt((x * x).sum(axis=-1, keepdims=True)) + eps)
 
 
+@model_answer("cos_similarity", chapter="ch02", twins=("course.text:normalize",))
 def cos_similarity(x: Array, y: Array, eps: float = 1e-8) -> float:
     """Cosine similarity of two vectors x (D,) and y (D,): x·y / (|x| |y|), a float in [-1, 1].
 
@@ -293,6 +299,7 @@ def print_neighbours(title: str, neighbours: Neighbours) -> None:
         print(f"  {word:<{width}}  {sim:.3f}")
 
 
+@model_answer("most_similar", chapter="ch02", twins=("course.text:analogy", "course.text:_ranked"))
 def most_similar(
     query: str,
     word_to_id: Mapping[str, int],
@@ -404,6 +411,7 @@ def analogy_accuracy(
 # --------------------------------------------------------------------------
 
 
+@model_answer("create_contexts_target", chapter="ch03")
 def create_contexts_target(corpus: Array, window_size: int = 1) -> tuple[Array, Array]:
     """Training pairs for word2vec: every word with the words around it.
 
@@ -427,6 +435,7 @@ def create_contexts_target(corpus: Array, window_size: int = 1) -> tuple[Array, 
     return corpus[centres[:, None] + offsets], corpus[w:-w]
 
 
+@model_answer("convert_one_hot", chapter="ch03", twins=("course.models.word2vec:as_one_hot",))
 def convert_one_hot(corpus: Array, vocab_size: int) -> Array:
     """One-hot rows from word ids: (N,) -> (N, V) or (N, C) -> (N, C, V), int32.
 

@@ -20,6 +20,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from course import backend, validate
+from course.answers import model_answer
 from course.optim import _CLIP_HINT, check_lr, clip_rate, grad_norms, scale_grads, supports_rows
 
 Array = Any
@@ -372,6 +373,7 @@ def _index_for(data: Array, idx: Array) -> Array:
 # --------------------------------------------------------------------------
 
 
+@model_answer("bptt_positions", chapter="ch05")
 def bptt_positions(length: int, batch_size: int, time_size: int, time_idx: int = 0) -> Array:
     """Corpus positions of one truncated-BPTT block: an int array (N, T), N = batch_size, T = time_size.
 
@@ -534,6 +536,7 @@ def forward_eval(model: Any, xs: Array, ts: Array) -> float:
 _forward_eval = forward_eval  # the name used before it was public
 
 
+@model_answer("eval_perplexity", chapter="ch05")
 def eval_perplexity(
     model: Any, corpus: Array, batch_size: int = 10, time_size: int = 35, progress: bool = False
 ) -> float:

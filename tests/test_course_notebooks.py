@@ -22,6 +22,7 @@ from autograder.authors import sync
 from autograder.instructors import cells, judge, sandbox
 from autograder.settings import REPO, grading_environment
 from autograder.students import selfcheck
+from course.answers import answers
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))
 CHAPTERS = flow.assignments()
@@ -95,9 +96,26 @@ def test_solution_cells_match_the_reference_in_course():
     assert not any(stale.values()), f"run `course sync`: {stale}"
 
 
+def test_every_solution_cell_renders_a_marked_model_answer_of_its_chapter():
+    """course/ marks each answer (course.answers); each is rendered in exactly one solution cell."""
+    known = answers()
+    rendered = []
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            meta = _nbgrader(cell)
+            if cell.cell_type == "code" and meta.get("solution"):
+                assert meta["grade_id"] in known, (
+                    f"{path.name}: solution cell {meta['grade_id']} has no model answer"
+                )
+                assert known[meta["grade_id"]].chapter == path.parent.name, meta["grade_id"]
+                rendered.append(meta["grade_id"])
+    assert sorted(rendered) == sorted(known), "every model answer is rendered in exactly one solution cell"
+
+
 def test_drift_is_detected(tmp_path):
     nb = nbformat.read(NOTEBOOKS[0], as_version=4)
-    cell = sync.solution_cells(nb)[0]
+    cell, _ = sync.solution_cells(nb)[0]
     cell.source = cell.source.replace("return", "return  ", 1)
     copy = tmp_path / NOTEBOOKS[0].name
     nbformat.write(nb, copy)

@@ -1,12 +1,10 @@
-"""Keep the notebooks' solution regions identical to the reference in ``course``.
+"""Keep the notebooks' solution regions identical to the model answers in ``course``.
 
-A solution cell of a source notebook names its reference in its metadata::
-
-    "course": {"reference": "course.layers.basic:Affine", "exercise": ["forward", "backward"]}
-
-Its source is the reference's own source code, with the bodies of the named
-methods (or the whole body of a reference function) wrapped in nbgrader's
-solution markers. ``python -m autograder.authors.sync`` rewrites every such cell;
+A model answer is marked where it is defined (``course.answers.model_answer``),
+under the grade id of its solution cell. That cell's source is the answer's own
+source code (without the mark), with the bodies of the methods the student
+writes (or the whole body of a function) wrapped in nbgrader's solution markers.
+``python -m autograder.authors.sync`` rewrites every such cell;
 ``python -m autograder.authors.sync --check`` (and the test suite) fails on any drift.
 """
 
@@ -21,6 +19,8 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+
+from course.answers import Answer, answers
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -58,10 +58,24 @@ def _wrap(lines: list[str], start: int, end: int) -> list[str]:
     return [*lines[:start], f"{indent}{BEGIN}", *lines[start:end], f"{indent}{END}", *lines[end:]]
 
 
-def render(reference: str, exercise: list[str] | None = None) -> str:
+def _without_mark(source: str) -> str:
+    """The definition's source without its ``@model_answer(...)`` decorator."""
+    node = ast.parse(source).body[0]
+    marks = [
+        d
+        for d in node.decorator_list
+        if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "model_answer"
+    ]
+    lines = source.split("\n")
+    for mark in sorted(marks, key=lambda d: d.lineno, reverse=True):
+        del lines[mark.lineno - 1 : mark.end_lineno]
+    return "\n".join(lines)
+
+
+def render(reference: str, exercise: list[str] | tuple[str, ...] | None = None) -> str:
     """The solution cell source for a reference class or function."""
     obj = resolve(reference)
-    source = textwrap.dedent(inspect.getsource(obj))
+    source = _without_mark(textwrap.dedent(inspect.getsource(obj)))
     lines = source.rstrip("\n").split("\n")
     node = ast.parse(source).body[0]
     if isinstance(node, ast.ClassDef):
@@ -78,8 +92,18 @@ def render(reference: str, exercise: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def solution_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if c.cell_type == "code" and "reference" in c.metadata.get("course", {})]
+def grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def solution_cells(nb: nbformat.NotebookNode) -> list[tuple[nbformat.NotebookNode, Answer]]:
+    """The notebook's solution cells that render a model answer, with that answer."""
+    known = answers()
+    return [
+        (c, known[grade_id(c)])
+        for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution") and grade_id(c) in known
+    ]
 
 
 def notebooks() -> list[Path]:
@@ -90,10 +114,9 @@ def drift(path: Path) -> list[str]:
     """grade_ids of solution cells whose source differs from the reference."""
     nb = nbformat.read(path, as_version=4)
     out = []
-    for cell in solution_cells(nb):
-        meta = cell.metadata["course"]
-        if cell.source != render(meta["reference"], meta.get("exercise")):
-            out.append(cell.metadata.get("nbgrader", {}).get("grade_id", meta["reference"]))
+    for cell, answer in solution_cells(nb):
+        if cell.source != render(answer.reference, answer.methods):
+            out.append(answer.exercise)
     return out
 
 
@@ -101,9 +124,8 @@ def sync(path: Path) -> int:
     """Rewrite the solution cells of one notebook; return how many changed."""
     nb = nbformat.read(path, as_version=4)
     changed = 0
-    for cell in solution_cells(nb):
-        meta = cell.metadata["course"]
-        new = render(meta["reference"], meta.get("exercise"))
+    for cell, answer in solution_cells(nb):
+        new = render(answer.reference, answer.methods)
         if cell.source != new:
             cell.source = new
             changed += 1

@@ -25,6 +25,7 @@ from typing import Any
 import course
 from autograder.instructors import cells, remote, sandbox
 from autograder.instructors.protocol import ProtocolError
+from course.answers import answers
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,10 @@ def _defined(source: str) -> set[str]:
 def exercises(source_nb: Any) -> list[Exercise]:
     """The graded exercises of a source notebook (hidden tests included), in order."""
     references: dict[str, str] = {}
+    known = answers()
     for cell in source_nb.cells:
-        ref = (cell.get("metadata", {}).get("course") or {}).get("reference")
+        answer = known.get(cells.nbgrader_meta(cell).get("grade_id"))
+        ref = answer.reference if answer else None
         if ref and cell.cell_type == "code":
             for name in _defined(cell.source):
                 if name == ref.rpartition(":")[2] or len(_defined(cell.source)) == 1:

@@ -22,30 +22,19 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import course
+from course.answers import answers
 
 COURSE_DIR = Path(course.__file__).resolve().parent
 
-# Definitions of the course that compute an exercise's answer under another name. Helpers a
-# chapter hands the student on purpose (clip_grads' scale_grads and clip_rate) are not twins.
-TWINS: dict[str, tuple[str, ...]] = {
-    "course.layers.basic:Affine": ("course.layers.time:TimeAffine",),
-    "course.layers.basic:SoftmaxWithLoss": ("course.layers.time:TimeSoftmaxWithLoss",),
-    "course.optim:Adam": ("course.optim:LazyAdam",),
-    "course.text:build_vocab": ("course.datasets.corpus:_first_appearance_vocab",),
-    "course.text:preprocess": ("course.datasets.corpus:_first_appearance_vocab",),
-    "course.text:ppmi_dense": ("course.text:ppmi", "course.text:_ppmi_sparse"),
-    "course.text:cos_similarity": ("course.text:normalize",),
-    "course.text:most_similar": ("course.text:analogy", "course.text:_ranked"),
-    "course.text:convert_one_hot": ("course.models.word2vec:as_one_hot",),
-    "course.layers.basic:MatMul": ("course.layers.basic:Affine", "course.layers.time:TimeAffine"),
-    "course.layers.embedding:Embedding": ("course.layers.time:TimeEmbedding",),
-    "course.layers.recurrent:RNN": ("course.layers.time:TimeRNN",),
-    "course.layers.recurrent:LSTM": ("course.layers.time:TimeLSTM",),
-    "course.layers.recurrent:GRU": ("course.layers.time:TimeGRU",),
-    "course.layers.time:TimeAffine": ("course.layers.basic:Affine",),
-    "course.layers.time:TimeDropout": ("course.layers.basic:Dropout",),
-    "course.layers.attention:TimeAttention": ("course.layers.attention:Attention",),
-}
+
+def twins(reference: str) -> tuple[str, ...]:
+    """Definitions of the course that compute ``reference``'s answer under another name.
+
+    They are marked with the answer (``model_answer(..., twins=...)``). Helpers a chapter
+    hands the student on purpose (clip_grads' scale_grads and clip_rate) are not twins.
+    """
+    return next((a.twins for a in answers().values() if a.reference == reference), ())
+
 
 _MESSAGE = "is the exercise being graded: the course's version is not available while your answer is judged"
 
@@ -55,7 +44,7 @@ def stubbed_names(references: Iterable[str]) -> list[str]:
     names: dict[str, None] = {}
     for ref in references:
         names[ref] = None
-        names.update(dict.fromkeys(TWINS.get(ref, ())))
+        names.update(dict.fromkeys(twins(ref)))
     return list(names)
 
 

@@ -130,6 +130,17 @@ def assert_same_as_reference(
         _close(f"{label} grads[{i}]", a, b, tol)
 
 
+def host_rng(seed: int) -> Any:
+    """A host NumPy generator: the hidden tests' inputs are the same on every backend."""
+    return backend.host().random.default_rng(seed)
+
+
+def sizes(gen: Any, dims: int = 3, count: int = 3, low: int = 1, high: int = 5) -> list[tuple[int, ...]]:
+    """``count`` random shapes of ``dims`` sizes each, from ``low`` to ``high``: odd sizes catch
+    broadcasting and transposition mistakes that square ones hide."""
+    return [tuple(int(v) for v in gen.integers(low, high + 1, dims)) for _ in range(count)]
+
+
 def recurrent_weights(rng: Any, D: int, H: int, gates: int = 1) -> tuple[Any, Any, Any]:
     """O(1) weights Wx (D, gates*H), Wh (H, gates*H), b (gates*H,) for a recurrent cell.
 

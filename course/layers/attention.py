@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 
 Array = Any
 
@@ -35,6 +36,7 @@ def masked_softmax(scores: Array, mask: Array | None) -> Array:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@model_answer("weight_sum", chapter="ch08", methods=("forward", "backward"), derivation=True)
 class WeightSum:
     """Context vector: c = sum over t of a[:, t] * hs[:, t].
 
@@ -57,6 +59,7 @@ class WeightSum:
         return dhs, da
 
 
+@model_answer("attention_weight", chapter="ch08", methods=("forward", "backward"), derivation=True)
 class AttentionWeight:
     """Attention weights from dot-product scores: a = softmax_t(hs[:, t] . h).
 
@@ -106,6 +109,13 @@ class Attention:
         return dhs_sum + dhs_weight, dh
 
 
+@model_answer(
+    "time_attention",
+    chapter="ch08",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.attention:Attention",),
+)
 class TimeAttention:
     """Attention for every decoder step at once.
 

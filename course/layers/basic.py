@@ -17,11 +17,19 @@ import numbers
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 from course.functions import labels_from_targets, sigmoid, softmax
 
 Array = Any
 
 
+@model_answer(
+    "matmul",
+    chapter="ch03",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.basic:Affine", "course.layers.time:TimeAffine"),
+)
 class MatMul:
     """y = x @ W, without bias.
 
@@ -48,6 +56,13 @@ class MatMul:
         return dout @ W.T
 
 
+@model_answer(
+    "affine",
+    chapter="ch01",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.time:TimeAffine",),
+)
 class Affine:
     """y = x @ W + b.
 
@@ -76,6 +91,7 @@ class Affine:
         return dout @ W.T
 
 
+@model_answer("sigmoid", chapter="ch01", methods=("forward", "backward"), derivation=True)
 class Sigmoid:
     """y = 1 / (1 + exp(-x)), elementwise; any shape."""
 
@@ -129,6 +145,13 @@ class Softmax:
         return y * (dout - (y * dout).sum(axis=-1, keepdims=True))
 
 
+@model_answer(
+    "softmax_with_loss",
+    chapter="ch01",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.time:TimeSoftmaxWithLoss",),
+)
 class SoftmaxWithLoss:
     """Softmax followed by the mean cross-entropy loss.
 

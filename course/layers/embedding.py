@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 
 Array = Any
 
@@ -42,6 +43,13 @@ def scatter_rows(target: Array, idx: Array, values: Array) -> None:
     backend.scatter_add(target, idx.reshape(-1), values.reshape(-1, target.shape[-1]))
 
 
+@model_answer(
+    "embedding",
+    chapter="ch04",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.time:TimeEmbedding",),
+)
 class Embedding:
     """Rows of W picked by word id: out = W[idx].
 
@@ -88,6 +96,7 @@ class Embedding:
         return rows
 
 
+@model_answer("embedding_dot", chapter="ch04", methods=("forward", "backward"), derivation=True)
 class EmbeddingDot:
     """Dot products of hidden vectors with chosen rows of W: out[n, k] = h[n] · W[idx[n, k]].
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 from course.functions import sigmoid
 from course.layers.embedding import EmbeddingDot
 
 Array = Any
 
 
+@model_answer("unigram_sampler", chapter="ch04", methods=("__init__", "get_negative_sample"))
 class UnigramSampler:
     """Draws negative words with probability proportional to count(word) ** power.
 
@@ -84,6 +86,7 @@ def softplus(x: Array) -> Array:
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
+@model_answer("negative_sampling_loss", chapter="ch04", methods=("forward", "backward"), derivation=True)
 class NegativeSamplingLoss:
     """Loss of word2vec with negative sampling.
 

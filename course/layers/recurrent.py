@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 from course.functions import sigmoid
 
 Array = Any
@@ -55,6 +56,13 @@ def check_gate_shapes(name: str, Wx: Array, Wh: Array, b: Array, gates: int) -> 
         )
 
 
+@model_answer(
+    "rnn",
+    chapter="ch05",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.time:TimeRNN",),
+)
 class RNN:
     """The simple (Elman) recurrent cell: h_next = tanh(x Wx + h_prev Wh + b).
 
@@ -88,6 +96,13 @@ class RNN:
         return da @ Wx.T, da @ Wh.T
 
 
+@model_answer(
+    "lstm",
+    chapter="ch06",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.time:TimeLSTM",),
+)
 class LSTM:
     """Long short-term memory cell.
 
@@ -140,6 +155,13 @@ class LSTM:
         return da @ Wx.T, da @ Wh.T, dc * f
 
 
+@model_answer(
+    "gru",
+    chapter="ch06",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.time:TimeGRU",),
+)
 class GRU:
     """Gated recurrent unit (Cho et al., 2014), with biases.
 

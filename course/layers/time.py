@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 
 Array = Any
 
@@ -89,6 +90,13 @@ class TimeEmbedding:
         return None
 
 
+@model_answer(
+    "time_affine",
+    chapter="ch06",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.basic:Affine",),
+)
 class TimeAffine:
     """Scores for every step: out = x W + b over all N*T rows at once.
 
@@ -211,6 +219,13 @@ def _softmax_and_logsumexp(scores: Array, weight: Array) -> tuple[Array, Array]:
     return out, lse
 
 
+@model_answer(
+    "time_dropout",
+    chapter="ch06",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.basic:Dropout",),
+)
 class TimeDropout:
     """Inverted dropout over a whole sequence: zero each value with probability ``dropout_ratio``.
 
@@ -348,6 +363,7 @@ class TimeRecurrent:
             self.h, self.c = None, None
 
 
+@model_answer("time_rnn", chapter="ch05", methods=("forward", "backward"), derivation=True)
 class TimeRNN(TimeRecurrent):
     """The simple RNN cell over T steps: h_t = tanh(x_t Wx + h_{t-1} Wh + b).
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 from course.layers.attention import TimeAttention
 from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 from course.models.seq2seq import (
@@ -125,6 +126,7 @@ class AttentionBiEncoder(AttentionEncoder):
         self.embed.backward(demb)
 
 
+@model_answer("attention_decoder", chapter="ch08", methods=("forward", "backward"), derivation=True)
 class AttentionDecoder:
     """Embedding -> LSTM -> TimeAttention over the encoder states -> Affine on [context, h].
 

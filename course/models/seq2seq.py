@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 from course.datasets.sequence import lengths as row_lengths
 from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
@@ -148,6 +149,7 @@ def check_generate(model: Any, xs: Array, start_id: int, sample_size: int) -> No
     validate.check_count(sample_size, who, "sample_size")
 
 
+@model_answer("encoder", chapter="ch07", methods=("forward", "backward"), derivation=True)
 class Encoder:
     """Embedding -> LSTM; the summary is the hidden state at each question's end.
 
@@ -183,6 +185,7 @@ class Encoder:
         self.embed.backward(self.lstm.backward(dhs))
 
 
+@model_answer("decoder", chapter="ch07", methods=("forward", "backward"), derivation=True)
 class Decoder:
     """Embedding -> LSTM (started from the encoder's h) -> Affine.
 
@@ -226,6 +229,9 @@ class Decoder:
         return xp.concatenate(out, axis=1)
 
 
+@model_answer(
+    "peeky_decoder", chapter="ch07", methods=("_step_input", "_scores", "backward"), derivation=True
+)
 class PeekyDecoder(Decoder):
     """A decoder that sees the encoder's h at every step, not only at the start.
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
 from course.layers.basic import MatMul, SoftmaxWithLoss
 from course.layers.embedding import Embedding
 from course.layers.negative_sampling import NegativeSamplingLoss
@@ -71,6 +72,7 @@ def check_batch(contexts: Array, target: Array, n_context: int, model: str) -> N
         )
 
 
+@model_answer("simple_cbow", chapter="ch03", methods=("forward", "backward"), derivation=True)
 class SimpleCBOW:
     """Continuous bag of words with a softmax over the vocabulary.
 
@@ -115,6 +117,7 @@ class SimpleCBOW:
         self.grads[0][...] = sum(layer.grads[0] for layer in self.in_layers)
 
 
+@model_answer("simple_skip_gram", chapter="ch03", methods=("forward", "backward"), derivation=True)
 class SimpleSkipGram:
     """Skip-gram with a softmax over the vocabulary: predict every context word from the target.
 
@@ -155,6 +158,7 @@ class SimpleSkipGram:
         self.in_layer.backward(self.out_layer.backward(dscore))
 
 
+@model_answer("cbow", chapter="ch04", methods=("forward", "backward"), derivation=True)
 class CBOW:
     """Continuous bag of words with embeddings and negative sampling.
 

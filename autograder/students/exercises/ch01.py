@@ -8,26 +8,21 @@ with a message a student can act on.
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from autograder.students.checks import assert_gradients_ok, assert_same_as_reference
+from autograder.students.checks import assert_gradients_ok, assert_same_as_reference, host_rng
 from course import backend
 from course import layers as ref_layers
 from course import optim as ref_optim
 
 
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
-
-
 def _shapes(seed: int, count: int = 3) -> list[tuple[int, int, int]]:
-    rng = _rng(seed)
+    rng = host_rng(seed)
     return [tuple(int(v) for v in rng.integers(1, 8, 3)) for _ in range(count)]
 
 
 def sigmoid(Sigmoid: type, seed: int = 11) -> None:
     """Sigmoid layer: values, gradient, agreement with the reference."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for n, d, _ in _shapes(seed):
         x = rng.standard_normal((n, d)) * 3
         assert_gradients_ok(Sigmoid(), x, what=f"Sigmoid on shape {(n, d)}")
@@ -41,7 +36,7 @@ def sigmoid(Sigmoid: type, seed: int = 11) -> None:
 
 def affine(Affine: type, seed: int = 12) -> None:
     """Affine layer: dW, db, dx on random shapes, agreement with the reference."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for n, d, h in _shapes(seed):
         W, b, x = rng.standard_normal((d, h)), rng.standard_normal(h), rng.standard_normal((n, d))
         layer = Affine(W.copy(), b.copy())
@@ -64,7 +59,7 @@ def affine(Affine: type, seed: int = 12) -> None:
 
 def softmax_with_loss(SoftmaxWithLoss: type, seed: int = 13) -> None:
     """Softmax-with-loss: labels and one-hot targets, stability, gradient."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     for n, c, _ in _shapes(seed):
         c = c + 1
@@ -84,7 +79,7 @@ def softmax_with_loss(SoftmaxWithLoss: type, seed: int = 13) -> None:
 
 def adam(Adam: type, seed: int = 14) -> None:
     """Adam: several steps on random parameters equal the reference's."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for lr, b1, b2 in [(0.001, 0.9, 0.999), (0.05, 0.8, 0.99)]:
         shapes = [(3, 4), (4,), (2, 2, 2)]
         mine = [rng.standard_normal(s) for s in shapes]

@@ -16,15 +16,11 @@ from typing import Any
 import scipy.sparse as sparse
 
 from autograder.instructors import remote
-from autograder.students.checks import course_version
+from autograder.students.checks import course_version, host_rng
 from course import backend
 from course import text as ref
 
 WORDS = ("the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "big", "red", "car", "it", ".")
-
-
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
 
 
 def _random_corpus(rng: Any, n: int, vocab: int) -> Any:
@@ -63,7 +59,7 @@ def _int_keyed(like: Any, mapping: dict[int, str]) -> Any:
 def preprocess(preprocess: Any, build_vocab: Any, seed: int = 21) -> None:
     """build_vocab and preprocess: ids in order of first appearance, same as the reference."""
     np = backend.host()
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for n in (1, 5, 30):
         words = [WORDS[i] for i in rng.integers(0, len(WORDS), n)]
         got = build_vocab(words)
@@ -110,7 +106,7 @@ def preprocess(preprocess: Any, build_vocab: Any, seed: int = 21) -> None:
 def create_co_matrix(create_co_matrix: Any, seed: int = 22) -> None:
     """Co-occurrence counts on random corpora and windows, dense and sparse."""
     np = backend.host()
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for n, vocab, window in [(1, 3, 1), (2, 2, 3), (7, 4, 1), (40, 8, 2), (60, 12, 3)]:
         corpus = _random_corpus(rng, n, vocab)
         want = ref.create_co_matrix(corpus, vocab, window_size=window, dense=True)
@@ -138,7 +134,7 @@ def create_co_matrix(create_co_matrix: Any, seed: int = 22) -> None:
 def cos_similarity(cos_similarity: Any, seed: int = 23) -> None:
     """Cosine similarity of random vectors, of scaled copies and of a zero vector."""
     np = backend.host()
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for d in (1, 3, 10):
         x, y = rng.standard_normal(d), rng.standard_normal(d)
         got, want = cos_similarity(x.copy(), y.copy()), ref.cos_similarity(x, y)
@@ -161,7 +157,7 @@ def cos_similarity(cos_similarity: Any, seed: int = 23) -> None:
 def most_similar(most_similar: Any, seed: int = 24) -> None:
     """Neighbours of random vectors: order, values, the query left out, top, verbose, unknown words."""
     np = backend.host()
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for V, D, top in ((6, 3, 3), (12, 4, 5), (5, 2, 10)):
         vocab = [f"w{i}" for i in rng.permutation(V)]
         word_to_id = {w: i for i, w in enumerate(vocab)}
@@ -204,7 +200,7 @@ def most_similar(most_similar: Any, seed: int = 24) -> None:
 def ppmi(ppmi_dense: Any, seed: int = 25) -> None:
     """PPMI of symmetric and asymmetric counts, with rows and columns of zeros."""
     np = backend.host()
-    rng = _rng(seed)
+    rng = host_rng(seed)
     corpus = _random_corpus(rng, 50, 9)
     symmetric = ref.create_co_matrix(corpus, 9, window_size=2, dense=True)
     asymmetric = rng.integers(0, 4, (6, 6)) * (rng.random((6, 6)) < 0.6)

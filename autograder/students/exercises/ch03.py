@@ -19,17 +19,13 @@ from autograder.students.checks import (
     assert_grads_written_in_place,
     assert_same_as_reference,
     course_in_place_of,
+    host_rng,
 )
 from course import backend
 from course import text as ref_text
 from course.gradcheck import rel_error
 from course.layers import basic as ref_layers
 from course.models import word2vec as ref_models
-
-
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
-
 
 LAYERS = {"MatMul": "course.layers.basic:MatMul", "SoftmaxWithLoss": "course.layers.basic:SoftmaxWithLoss"}
 
@@ -84,7 +80,7 @@ def same_model(student: Any, reference: Any, batch: tuple, what: str) -> None:
 
 def matmul(MatMul: Any, seed: int = 31) -> None:
     """MatMul: dW and dx on random shapes, in-place grads, agreement with the reference."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for n, d, h in ((1, 1, 1), (4, 3, 2), (6, 7, 5)):
         W, x = rng.standard_normal((d, h)), rng.standard_normal((n, d))
         layer = MatMul(W.copy())
@@ -100,7 +96,7 @@ def matmul(MatMul: Any, seed: int = 31) -> None:
 def create_contexts_target(create_contexts_target: Any, seed: int = 32) -> None:
     """Contexts and targets of random corpora and windows, the shortest corpus included."""
     np = backend.host()
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for n, w in ((3, 1), (8, 1), (5, 2), (12, 2), (20, 3)):
         corpus = rng.integers(0, 9, n)
         want_c, want_t = ref_text.create_contexts_target(corpus, window_size=w)
@@ -129,7 +125,7 @@ def create_contexts_target(create_contexts_target: Any, seed: int = 32) -> None:
 def convert_one_hot(convert_one_hot: Any, seed: int = 33) -> None:
     """One-hot rows of 1-D and 2-D id arrays."""
     np = backend.host()
-    rng = _rng(seed)
+    rng = host_rng(seed)
     for shape, V in (((5,), 7), ((4, 2), 6), ((1, 3), 3), ((3, 4), 10)):
         ids = rng.integers(0, V, shape)
         want = ref_text.convert_one_hot(ids, V)
@@ -153,7 +149,7 @@ def _one_hot(ids: Any, V: int) -> Any:
 
 def _model(answer: Any, reference: type, name: str, seed: int) -> None:
     """A word2vec model alone: gradient of the loss, in-place grads, the reference's loss and gradients."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     with alone(answer):
         for V, H, window, N in ((5, 3, 1, 4), (7, 4, 2, 3), (6, 2, 1, 1)):
             contexts, target = rng.integers(0, V, (N, 2 * window)), rng.integers(0, V, N)

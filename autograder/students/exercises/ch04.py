@@ -21,6 +21,7 @@ from autograder.students.checks import (
     assert_grads_written_in_place,
     assert_same_as_reference,
     course_in_place_of,
+    host_rng,
 )
 from autograder.students.exercises.ch03 import same_model, twins
 from course import backend
@@ -59,10 +60,6 @@ def alone(answer: Any) -> Iterator[Any]:
         yield answer
 
 
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
-
-
 def _seed_everywhere(seed: int) -> None:
     """Seed every generator a sampler may draw from, in the student's process too when judged."""
     course.seed(seed)
@@ -94,7 +91,7 @@ def _same_lookup(student: Any, reference: Any, inputs: tuple, dout: Any, what: s
 
 def embedding(Embedding: Any, seed: int = 41) -> None:
     """Embedding: lookup, accumulated gradient of repeated ids, cleared rows, grad_rows, in-place grads."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     for V, D, shape in ((1, 2, (3,)), (4, 3, (6,)), (6, 2, (3, 4)), (9, 5, (2, 3))):
         W, idx = rng.standard_normal((V, D)), _ids(rng, V, shape)
@@ -122,7 +119,7 @@ def embedding(Embedding: Any, seed: int = 41) -> None:
 
 def embedding_dot(EmbeddingDot: Any, seed: int = 42) -> None:
     """EmbeddingDot with one id (N,) or K ids (N, K) per row; the course's Embedding inside."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     ref_cls = ref_embedding.EmbeddingDot
     with parts(EmbeddingDot, "EmbeddingDot"):
@@ -150,7 +147,7 @@ def _frequencies(draws: Any, V: int) -> Any:
 
 def unigram_sampler(UnigramSampler: Any, seed: int = 43) -> None:
     """word_p, shapes, never the target, and the distribution of the draws."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     counts = np.array([40, 1, 9, 0, 20, 5, 3, 2])
     corpus = rng.permutation(np.repeat(np.arange(len(counts)), counts))
@@ -196,7 +193,7 @@ def unigram_sampler(UnigramSampler: Any, seed: int = 43) -> None:
 
 def negative_sampling_loss(NegativeSamplingLoss: Any, seed: int = 44) -> None:
     """Loss value, gradients of h and W, huge scores; the course's sampler and EmbeddingDot inside."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     ref_cls = ref_ns.NegativeSamplingLoss
     with parts(NegativeSamplingLoss, "NegativeSamplingLoss"):
@@ -229,7 +226,7 @@ def negative_sampling_loss(NegativeSamplingLoss: Any, seed: int = 44) -> None:
 
 def cbow(CBOW: Any, seed: int = 45) -> None:
     """CBOW with negative sampling: gradients of W_in and W_out, agreement with the reference."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     with parts(CBOW, "CBOW"):
         for V, H, window, n in ((6, 3, 1, 4), (9, 2, 2, 3), (5, 4, 1, 1)):

@@ -13,7 +13,9 @@ from autograder.students.checks import (
     copies,
     course_in_place_of,
     course_version,
+    host_rng,
     recurrent_weights,
+    sizes,
 )
 from course import backend
 from course import train as ref_train
@@ -22,23 +24,14 @@ from course.layers import time as ref_time
 from course.models import rnnlm as ref_models
 
 
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
-
-
-def _sizes(rng: Any, count: int = 3) -> list[tuple[int, ...]]:
-    """(N, T, D, H) shapes, each from 1 to 5."""
-    return [tuple(int(v) for v in rng.integers(1, 6, 4)) for _ in range(count)]
-
-
 def rnn_cell(RNN: Any, seed: int = 51) -> None:
     """The one-step RNN cell: gradients, agreement with the reference, grads in place."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     Wx, Wh, b = recurrent_weights(rng, 3, 4)
     inputs = (rng.standard_normal((2, 3)), rng.standard_normal((2, 4)))
     douts = (rng.standard_normal((2, 4)),)
     assert_grads_written_in_place(RNN(*copies(Wx, Wh, b)), "RNN", inputs, douts)
-    for N, _, D, H in _sizes(rng):
+    for N, _, D, H in sizes(rng, 4):
         Wx, Wh, b = recurrent_weights(rng, D, H)
         x, h = rng.standard_normal((N, D)), rng.standard_normal((N, H))
         assert_gradients_ok(RNN(*copies(Wx, Wh, b)), x, h, what=f"RNN with N={N}, D={D}, H={H}")
@@ -56,7 +49,7 @@ def time_rnn(TimeRNN: Any, seed: int = 52) -> None:
     bug in your RNN cell costs only the RNN exercise.
     """
     with course_in_place_of(TimeRNN, "RNN", "course.layers.recurrent:RNN"):
-        _time_rnn(TimeRNN, _rng(seed))
+        _time_rnn(TimeRNN, host_rng(seed))
 
 
 def _time_rnn(TimeRNN: Any, rng: Any) -> None:
@@ -66,7 +59,7 @@ def _time_rnn(TimeRNN: Any, rng: Any) -> None:
     inputs = (rng.standard_normal((2, 3, 3)),)
     douts = (rng.standard_normal((2, 3, 4)),)
     assert_grads_written_in_place(TimeRNN(*copies(Wx, Wh, b)), "TimeRNN", inputs, douts)
-    for N, T, D, H in [*_sizes(rng), (2, 1, 3, 2)]:
+    for N, T, D, H in [*sizes(rng, 4), (2, 1, 3, 2)]:
         Wx, Wh, b = recurrent_weights(rng, D, H)
         xs, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
         what = f"TimeRNN with N={N}, T={T}, D={D}, H={H}"
@@ -109,7 +102,7 @@ def _time_rnn(TimeRNN: Any, rng: Any) -> None:
 
 def bptt_positions(fn: Callable, seed: int = 53) -> None:
     """The positions of truncated-BPTT blocks: every stream, offset and wrap-around."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     cases = [(20, 2, 3, 0), (20, 2, 3, 3), (20, 2, 3, 9), (10, 1, 4, 8), (17, 5, 2, 4), (7, 7, 1, 6)]
     cases += [
@@ -186,7 +179,7 @@ def eval_perplexity(fn: Callable, seed: int = 54) -> None:
     gets the course's, so a bug there costs only that exercise.
     """
     with course_in_place_of(fn, "bptt_positions", "course.train:bptt_positions"):
-        _eval_perplexity(fn, _rng(seed))
+        _eval_perplexity(fn, host_rng(seed))
 
 
 def _eval_perplexity(fn: Callable, rng: Any) -> None:

@@ -12,30 +12,23 @@ from autograder.students.checks import (
     assert_grads_written_in_place,
     assert_same_as_reference,
     copies,
+    host_rng,
     recurrent_weights,
+    sizes,
 )
 from course import backend
 from course.layers import recurrent as ref_cells
 from course.layers import time as ref_time
 
 
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
-
-
-def _sizes(rng: Any, count: int = 3) -> list[tuple[int, int, int]]:
-    """(N, D, H) shapes, each from 1 to 5."""
-    return [tuple(int(v) for v in rng.integers(1, 6, 3)) for _ in range(count)]
-
-
 def lstm_cell(LSTM: Any, seed: int = 61) -> None:
     """The LSTM cell: gradients of x, h_prev, c_prev and the weights; the gate layout [i, f, g, o]."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     Wx, Wh, b = recurrent_weights(rng, 3, 2, 4)
     inputs = (rng.standard_normal((2, 3)), rng.standard_normal((2, 2)), rng.standard_normal((2, 2)))
     douts = (rng.standard_normal((2, 2)), rng.standard_normal((2, 2)))
     assert_grads_written_in_place(LSTM(*copies(Wx, Wh, b)), "LSTM", inputs, douts)
-    for N, D, H in _sizes(rng):
+    for N, D, H in sizes(rng):
         Wx, Wh, b = recurrent_weights(rng, D, H, 4)
         x, h, c = rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
         assert_gradients_ok(LSTM(*copies(Wx, Wh, b)), x, h, c, what=f"LSTM with N={N}, D={D}, H={H}")
@@ -49,12 +42,12 @@ def lstm_cell(LSTM: Any, seed: int = 61) -> None:
 
 def gru_cell(GRU: Any, seed: int = 62) -> None:
     """The GRU cell: gradients of x, h_prev and the weights; the block layout [z, r, h~]."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     Wx, Wh, b = recurrent_weights(rng, 3, 2, 3)
     inputs = (rng.standard_normal((2, 3)), rng.standard_normal((2, 2)))
     douts = (rng.standard_normal((2, 2)),)
     assert_grads_written_in_place(GRU(*copies(Wx, Wh, b)), "GRU", inputs, douts)
-    for N, D, H in _sizes(rng):
+    for N, D, H in sizes(rng):
         Wx, Wh, b = recurrent_weights(rng, D, H, 3)
         x, h = rng.standard_normal((N, D)), rng.standard_normal((N, H))
         assert_gradients_ok(GRU(*copies(Wx, Wh, b)), x, h, what=f"GRU with N={N}, D={D}, H={H}")
@@ -75,7 +68,7 @@ def _number(value: Any) -> float | None:
 
 def clip_grads(fn: Callable, seed: int = 63) -> None:
     """Global-norm clipping: in place, the same factor for every array, the norm before returned."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     for scale, max_norm in ((10.0, 1.0), (0.1, 1.0), (3.0, 0.25), (1.0, 100.0)):
         shapes = [(3, 4), (4,), (2, 2, 3)]
@@ -110,7 +103,7 @@ def clip_grads(fn: Callable, seed: int = 63) -> None:
 
 def time_dropout(TimeDropout: Any, seed: int = 64) -> None:
     """Inverted dropout: the share dropped, the scaling, the same mask backward, off at evaluation."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     for ratio in (0.3, 0.5):
         layer = TimeDropout(ratio)
@@ -186,7 +179,7 @@ class _TiedPair:
 
 def time_affine(TimeAffine: Any, seed: int = 65) -> None:
     """TimeAffine over (N, T, D), plain and transposed; the gradient of a tied embedding matrix."""
-    rng = _rng(seed)
+    rng = host_rng(seed)
     W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
     inputs = (rng.standard_normal((2, 2, 3)),)
     douts = (rng.standard_normal((2, 2, 4)),)

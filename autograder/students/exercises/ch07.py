@@ -12,18 +12,15 @@ from autograder.students.checks import (
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,
+    host_rng,
 )
 from course import backend
 from course import generate as ref_generate
 from course.models import seq2seq as ref
 
 
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
-
-
 def next_id_distribution(fn: Callable, seed: int = 71) -> None:
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
     for V in (2, 5, 40):
         scores = rng.standard_normal(V) * 3
@@ -67,7 +64,7 @@ COORDS = 16
 
 
 def encoder(Encoder: type, seed: int = 72) -> None:
-    rng = _rng(seed)
+    rng = host_rng(seed)
 
     def make(pad: int | None) -> tuple[Any, Any]:
         return _copy_weights(Encoder(V, D, H, pad_id=pad), ref.Encoder(V, D, H, pad_id=pad))
@@ -93,7 +90,7 @@ def _check_decoder(student: Any, reference: type, name: str, rng: Any) -> None:
 
 
 def decoder(Decoder: type, seed: int = 73) -> None:
-    _check_decoder(Decoder, ref.Decoder, "Decoder", _rng(seed))
+    _check_decoder(Decoder, ref.Decoder, "Decoder", host_rng(seed))
 
 
 def alone(PeekyDecoder: type) -> type:
@@ -124,4 +121,4 @@ def _on_course_forward(PeekyDecoder: Any) -> Iterator[Any]:
 
 def peeky_decoder(PeekyDecoder: type, seed: int = 74) -> None:
     with _on_course_forward(PeekyDecoder) as isolated:
-        _check_decoder(isolated, ref.PeekyDecoder, "PeekyDecoder", _rng(seed))
+        _check_decoder(isolated, ref.PeekyDecoder, "PeekyDecoder", host_rng(seed))

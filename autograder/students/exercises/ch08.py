@@ -9,6 +9,8 @@ from autograder.students.checks import (
     assert_grads_written_in_place,
     assert_same_as_reference,
     course_in_place_of,
+    host_rng,
+    sizes,
 )
 from course import backend
 from course.layers import attention as ref
@@ -19,14 +21,6 @@ from course.models import attention_seq2seq as ref_models
 COORDS = 16
 
 
-def _rng(seed: int) -> Any:
-    return backend.host().random.default_rng(seed)
-
-
-def _sizes(rng: Any, count: int = 3) -> list[tuple[int, int, int]]:
-    return [tuple(int(v) for v in rng.integers(1, 6, 3)) for _ in range(count)]
-
-
 def _mask(rng: Any, n: int, t: int) -> Any:
     """Right-padding mask (N, T) with at least one real position per row."""
     np = backend.host()
@@ -35,8 +29,8 @@ def _mask(rng: Any, n: int, t: int) -> Any:
 
 
 def weight_sum(WeightSum: type, seed: int = 81) -> None:
-    rng = _rng(seed)
-    for n, t, h in _sizes(rng):
+    rng = host_rng(seed)
+    for n, t, h in sizes(rng):
         hs, a = rng.standard_normal((n, t, h)), rng.random((n, t))
         assert_gradients_ok(WeightSum(), hs, a, what=f"WeightSum with N={n}, T={t}, H={h}")
         dc = rng.standard_normal((n, h))
@@ -44,9 +38,9 @@ def weight_sum(WeightSum: type, seed: int = 81) -> None:
 
 
 def attention_weight(AttentionWeight: type, seed: int = 82) -> None:
-    rng = _rng(seed)
+    rng = host_rng(seed)
     np = backend.host()
-    for n, t, h in _sizes(rng):
+    for n, t, h in sizes(rng):
         hs, hd = rng.standard_normal((n, t, h)), rng.standard_normal((n, h))
         assert_gradients_ok(AttentionWeight(), hs, hd, what=f"AttentionWeight with N={n}, T={t}, H={h}")
         mask = _mask(rng, n, t)
@@ -60,8 +54,8 @@ def attention_weight(AttentionWeight: type, seed: int = 82) -> None:
 
 
 def time_attention(TimeAttention: type, seed: int = 83) -> None:
-    rng = _rng(seed)
-    for n, t, h in _sizes(rng):
+    rng = host_rng(seed)
+    for n, t, h in sizes(rng):
         ty = int(rng.integers(1, 5))
         enc, dec = rng.standard_normal((n, t, h)), rng.standard_normal((n, ty, h))
         mask = _mask(rng, n, t)
@@ -92,10 +86,10 @@ def alone(AttentionDecoder: type) -> type:
 
 
 def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
-    rng = _rng(seed)
+    rng = host_rng(seed)
     # Judged alone: the TimeAttention the decoder builds is the course's, not the student's cell.
     with course_in_place_of(AttentionDecoder, "TimeAttention", "course.layers.attention:TimeAttention"):
-        for n, t, _ in _sizes(rng, 2):
+        for n, t, _ in sizes(rng, 3, 2):
             V, D, H, ty = 7, 3, 4, int(rng.integers(1, 4))
 
             def make(V=V, D=D, H=H):
