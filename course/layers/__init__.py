@@ -18,17 +18,11 @@ from course.layers.basic import (
 from course.layers.embedding import Embedding, EmbeddingDot
 from course.layers.negative_sampling import NegativeSamplingLoss, UnigramSampler
 from course.layers.recurrent import GRU, LSTM, RNN
-from course.layers.time import (
-    TimeAffine,
-    TimeBiLSTM,
-    TimeDropout,
-    TimeEmbedding,
-    TimeGRU,
-    TimeLSTM,
-    TimeRNN,
-    TimeSoftmaxWithLoss,
-    WithInitialState,
-)
+from course.layers.time import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
+from course.layers.time_gru import TimeGRU
+from course.layers.time_lstm import TimeBiLSTM, TimeLSTM
+from course.layers.time_recurrent import WithInitialState
+from course.layers.time_rnn import TimeRNN
 
 __all__ = [
     "GRU",

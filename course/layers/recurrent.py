@@ -1,7 +1,7 @@
 """One-step recurrent cells: RNN, LSTM and GRU.
 
 Each cell computes a single time step for a batch of N sequences; the
-``Time*`` layers of :mod:`course.layers.time` run T of these steps at once.
+``Time*`` layers (:mod:`course.layers.time_rnn` and its siblings) run T of these steps at once.
 The cells keep the book's signatures so a reader can follow the chapters:
 
 * ``RNN(Wx, Wh, b)``: ``forward(x, h_prev) -> h_next``,
@@ -61,7 +61,7 @@ def check_gate_shapes(name: str, Wx: Array, Wh: Array, b: Array, gates: int) -> 
     chapter="ch05",
     methods=("forward", "backward"),
     derivation=True,
-    twins=("course.layers.time:TimeRNN",),
+    twins=("course.layers.time_rnn:TimeRNN",),
 )
 class RNN:
     """The simple (Elman) recurrent cell: h_next = tanh(x Wx + h_prev Wh + b).
@@ -101,7 +101,7 @@ class RNN:
     chapter="ch06",
     methods=("forward", "backward"),
     derivation=True,
-    twins=("course.layers.time:TimeLSTM",),
+    twins=("course.layers.time_lstm:TimeLSTM",),
 )
 class LSTM:
     """Long short-term memory cell.
@@ -160,7 +160,7 @@ class LSTM:
     chapter="ch06",
     methods=("forward", "backward"),
     derivation=True,
-    twins=("course.layers.time:TimeGRU",),
+    twins=("course.layers.time_gru:TimeGRU",),
 )
 class GRU:
     """Gated recurrent unit (Cho et al., 2014), with biases.

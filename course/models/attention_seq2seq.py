@@ -22,7 +22,8 @@ from typing import Any
 from course import backend, validate
 from course.answers import model_answer
 from course.layers.attention import TimeAttention
-from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
+from course.layers.time import TimeAffine, TimeEmbedding, TimeSoftmaxWithLoss
+from course.layers.time_lstm import TimeLSTM
 from course.models.seq2seq import (
     Encoder,
     answer_targets,

@@ -33,15 +33,10 @@ from typing import Any
 from course import backend, validate
 from course.files import atomic_write
 from course.generate import generate
-from course.layers.time import (
-    TimeAffine,
-    TimeDropout,
-    TimeEmbedding,
-    TimeGRU,
-    TimeLSTM,
-    TimeRNN,
-    TimeSoftmaxWithLoss,
-)
+from course.layers.time import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
+from course.layers.time_gru import TimeGRU
+from course.layers.time_lstm import TimeLSTM
+from course.layers.time_rnn import TimeRNN
 
 Array = Any
 

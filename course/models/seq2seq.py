@@ -24,7 +24,8 @@ from typing import Any
 from course import backend, validate
 from course.answers import model_answer
 from course.datasets.sequence import lengths as row_lengths
-from course.layers.time import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
+from course.layers.time import TimeAffine, TimeEmbedding, TimeSoftmaxWithLoss
+from course.layers.time_lstm import TimeLSTM
 
 Array = Any
 

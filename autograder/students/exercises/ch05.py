@@ -20,7 +20,7 @@ from autograder.students.checks import (
 from course import backend
 from course import train as ref_train
 from course.layers import recurrent as ref_cells
-from course.layers import time as ref_time
+from course.layers import time_rnn as ref_time
 from course.models import rnnlm as ref_models
 
 
@@ -54,7 +54,7 @@ def time_rnn(TimeRNN: Any, seed: int = 52) -> None:
 
 def _time_rnn(TimeRNN: Any, rng: Any) -> None:
     np = backend.host()
-    WithInitialState = course_version(TimeRNN, "course.layers.time:WithInitialState")
+    WithInitialState = course_version(TimeRNN, "course.layers.time_recurrent:WithInitialState")
     Wx, Wh, b = recurrent_weights(rng, 3, 4)
     inputs = (rng.standard_normal((2, 3, 3)),)
     douts = (rng.standard_normal((2, 3, 4)),)

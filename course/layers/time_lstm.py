@@ -1,0 +1,297 @@
+"""The LSTM over whole sequences (TimeLSTM), and two of them reading both ways (TimeBiLSTM).
+
+Speed: the input projection of all T steps is one matrix product before the
+loop; inside, arrays are feature-major, (T, 4H, N), so every gate block is
+contiguous memory; sequences of different lengths skip their padding
+(``lengths=``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course import backend, validate
+from course.layers.time_recurrent import TimeRecurrent
+
+Array = Any
+
+
+def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> Array:
+    """Per-row scale (4H,) of the LSTM pre-activations: 0.5 for the blocks i, f, o, 1 for g.
+
+    sigmoid(a) = 0.5 * tanh(a / 2) + 0.5, so with the sigmoid blocks halved
+    before, one tanh over all 4H rows (and ``0.5 * t + 0.5`` on those blocks
+    after) gives every gate at once.
+    """
+    scale = xp.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H : 3 * H] = 1.0
+    return scale
+
+
+class TimeLSTM(TimeRecurrent):
+    """The LSTM cell over T steps (gate blocks ``[i, f, g, o]``, see ``course.layers.recurrent.LSTM``).
+
+    Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
+    forward(xs (N, T, D), lengths=None) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D).
+    ``set_state(h, c)`` sets the initial hidden and cell states (N, H); after
+    backward, ``dh`` and ``dc`` (N, H) are the gradients with respect to them
+    (None after a forward that started from zeros, with no state to receive
+    them: that saves step 0's product with Wh).
+
+    ``lengths`` (N,) ints in 0..T: row n is read only for its first
+    ``lengths[n]`` steps (padded sequences); after that its state stays as it
+    was, so its outputs repeat its last state and the state carried out is the
+    one at its end. Rows are sorted by length inside, so each step computes
+    only the rows still running: padding costs no work.
+
+    Speed: inside, arrays are feature-major, (T, 4H, N) and (T, H, N), so every
+    gate block is contiguous memory. Starting from a zero state, step 0 skips
+    its h Wh product. Backward writes the gate gradients of the running rows
+    side by side into one (4H, S) matrix, S the number of running (step, row)
+    pairs, so dWh, dWx and db come out of a single matrix product over those
+    pairs only.
+    """
+
+    gates = 4
+    has_cell = True
+
+    def _work(self, name: str, shape: tuple[int, ...], like: Array) -> Array:
+        """A scratch array kept between calls (dtype and module of ``like``).
+
+        Big arrays freshly allocated on every call cost page faults that can
+        take longer than the arithmetic; reusing them keeps training fast.
+        """
+        xp = backend.array_module(like)
+        buffers = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(name)
+        fits = buf is not None and buf.shape == shape and buf.dtype == like.dtype
+        if not fits or backend.array_module(buf) is not xp:
+            buf = buffers[name] = xp.empty(shape, dtype=like.dtype)
+        return buf
+
+    def forward(self, xs: Array, lengths: Array | None = None) -> Array:
+        xp = backend.array_module(xs)
+        Wx, Wh, b = self.params
+        self._check_inputs(xs)
+        N, T, D = xs.shape
+        H = Wh.shape[0]
+        order, inverse, counts = self._packing(xp, lengths, N, T)
+        if order is not None:
+            xs = xs[order]
+        # Pre-scaled so that one tanh over all 4H rows makes every gate:
+        # sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 for the blocks i, f, o. The
+        # bias rides along as a row of Wx matched by a row of ones in X.
+        scale = _lstm_gate_scale(xp, H, xs.dtype)
+        X = self._work("X", (T, D + 1, N), xs)
+        X[:, :D] = xs.transpose(1, 2, 0)
+        X[:, D] = 1.0
+        Wxb = self._work("Wxb", (D + 1, 4 * H), xs)
+        Wxb[:D], Wxb[D] = Wx, b
+        Wxb *= scale
+        A = xp.matmul(Wxb.T, X, out=self._work("A", (T, 4 * H, N), xs))  # (T, 4H, N)
+        WhT = xp.multiply(Wh, scale, out=self._work("Wh", Wh.shape, xs)).T  # (4H, H)
+        hs = self._work("hs", (T + 1, H, N), xs)
+        cs = self._work("cs", (T + 1, H, N), xs)
+        tanh_c = self._work("tanh_c", (T, H, N), xs)
+        hh = self._work("hh", (4 * H, N), xs)
+        self._load_state(hs[0], self.h, order, xs, "hidden")
+        self._load_state(cs[0], self.c, order, xs, "cell")
+        from_zero = self.h is None
+        for t in range(T):
+            n = counts[t]
+            a = A[t, :, :n]
+            if t > 0 or not from_zero:  # from a zero state, h0 Wh is zero
+                a += xp.matmul(WhT, hs[t], out=hh) if n == N else WhT @ hs[t, :, :n]
+            xp.tanh(a, out=a)
+            for gate in (a[: 2 * H], a[3 * H :]):  # sigmoid blocks i, f and o
+                gate *= 0.5
+                gate += 0.5
+            i, f, g, o = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+            c = cs[t + 1, :, :n]
+            xp.multiply(f, cs[t, :, :n], out=c)
+            c += i * g
+            xp.tanh(c, out=tanh_c[t, :, :n])
+            xp.multiply(o, tanh_c[t, :, :n], out=hs[t + 1, :, :n])
+            if n < N:  # finished rows keep their state; zeros keep backward's arithmetic finite
+                A[t, :, n:] = 0.0
+                tanh_c[t, :, n:] = 0.0
+                hs[t + 1, :, n:] = hs[t, :, n:]
+                cs[t + 1, :, n:] = cs[t, :, n:]
+        self.cache = (X, A, hs, cs, tanh_c, order, inverse, counts, from_zero)
+        out = xp.empty((N, T, H), dtype=xs.dtype)  # never a view of the reused hs
+        rows = slice(None) if order is None else order  # each row back to the caller's place
+        for t in range(T):  # one (H, N) transpose per step: faster than one 3-D transposing copy
+            out[rows, t] = hs[t + 1].T
+        h_T = c_T = None
+        if self.stateful:
+            h_T, c_T = hs[T].T, cs[T].T
+            if order is not None:
+                h_T, c_T = h_T[inverse], c_T[inverse]
+        self._keep_state(h_T, c_T)
+        return out
+
+    def _load_state(
+        self, out: Array, state: Array | None, order: Array | None, like: Array, what: str
+    ) -> None:
+        """Write the state to start from, (N, H), into out (H, N), rows in packed order; None: zeros."""
+        if state is None:
+            out[...] = 0.0
+            return
+        state = self._initial(state, out.shape[1], like, what)
+        out[...] = (state if order is None else state[order]).T
+
+    @staticmethod
+    def _packing(
+        xp: Any, lengths: Array | None, N: int, T: int
+    ) -> tuple[Array | None, Array | None, list[int]]:
+        """(row order longest first and its inverse, or None; number of rows running at each step)."""
+        if lengths is None:
+            return None, None, [N] * T
+        host = backend.host()
+        L = host.asarray(backend.to_host(lengths)).reshape(-1)
+        if L.shape != (N,) or L.dtype.kind not in "iu" or (N and (L.min() < 0 or L.max() > T)):
+            raise ValueError(
+                f"TimeLSTM: lengths must be {N} integers between 0 and {T} (one per row), "
+                f"got {L.dtype} values of shape {L.shape}."
+            )
+        order = host.argsort(-L, kind="stable")
+        inverse = host.empty_like(order)
+        inverse[order] = host.arange(N)
+        # Rows running at step t: those longer than t.
+        counts = (N - host.bincount(L, minlength=T + 1).cumsum()[:T]).tolist()
+        return xp.asarray(order), xp.asarray(inverse), counts
+
+    def backward(self, dhs: Array) -> Array:
+        self._check_dhs(dhs)
+        xp = backend.array_module(dhs)
+        Wx, Wh, _ = self.params
+        X, A, hs, cs, tanh_c, order, inverse, counts, from_zero = self.cache
+        T, H, N = tanh_c.shape
+        D = X.shape[1] - 1
+        if order is not None:
+            dhs = dhs[order]
+        dH = self._work("dH", (T, H, N), A)
+        dH[...] = dhs.transpose(1, 2, 0)
+        local, through_tanh = self._local_derivatives(A, hs, cs, tanh_c)
+        f = A[:, H : 2 * H]
+        # Step t's gate gradients go straight into their columns of dA (4H, S):
+        # one column per row still running at t, the steps one after another,
+        # so the weight gradients below are one product over all S columns.
+        starts = [0]
+        for n in counts:
+            starts.append(starts[-1] + n)
+        S = starts[-1]
+        dA = self._work("dA", (4 * H, S), A)
+        dh = xp.zeros((H, N), dtype=A.dtype)
+        dc = xp.zeros_like(dh)
+        for t in range(T - 1, -1, -1):
+            n, da = counts[t], dA[:, starts[t] : starts[t + 1]]
+            dh += dH[t]  # finished rows: the gradient flows on to their carried state
+            dh_n, dc_n = dh[:, :n], dc[:, :n]
+            dc_n += dh_n * through_tanh[t, :, :n]
+            xp.multiply(dc_n, local[t, : 3 * H, :n].reshape(3, H, n), out=da[: 3 * H].reshape(3, H, n))
+            xp.multiply(dh_n, local[t, 3 * H :, :n], out=da[3 * H :])
+            if t > 0 or not from_zero:  # a zero start state takes no gradient
+                dh[:, :n] = Wh @ da
+                dc_n *= f[t, :, :n]
+        # [h_{t-1}; x_t; 1] for every running (step, row), one (H + D + 1, S) matrix:
+        # dWh, dWx and db come out of one product.
+        Z = self._work("Z", (H + D + 1, S), A)
+        self._columns(Z[:H], hs[:-1], counts, starts)
+        self._columns(Z[H:], X, counts, starts)
+        dW = xp.matmul(Z, dA.T, out=self._work("dW", (H + D + 1, 4 * H), A))
+        self.grads[1][...], self.grads[0][...], self.grads[2][...] = dW[:H], dW[H : H + D], dW[H + D]
+        dX = Wx @ dA  # (D, S)
+        dxs = xp.zeros((N, T, D), dtype=A.dtype)  # finished rows' inputs have no gradient
+        for t in range(T):
+            dxs[: counts[t], t] = dX[:, starts[t] : starts[t + 1]].T
+        if order is not None:
+            dxs = dxs[inverse]
+        self.dh, self.dc = (
+            (None, None) if from_zero else (self._unpack(dh, inverse), self._unpack(dc, inverse))
+        )
+        return dxs
+
+    @staticmethod
+    def _unpack(state: Array, inverse: Array | None) -> Array:
+        """A state (H, N) in packed row order as a contiguous (N, H) in the caller's order."""
+        rows = state.T if inverse is None else state.T[inverse]
+        return backend.array_module(state).ascontiguousarray(rows)
+
+    @staticmethod
+    def _columns(out: Array, src: Array, counts: list[int], starts: list[int]) -> None:
+        """Write the running rows of src (T, K, N), step after step, into out (K, S)."""
+        T, K, N = src.shape
+        if starts[-1] == T * N:  # every row runs every step: one transposing copy
+            out.reshape(K, T, N)[...] = src.transpose(1, 0, 2)
+        else:
+            for t in range(T):
+                out[:, starts[t] : starts[t + 1]] = src[t, :, : counts[t]]
+
+    def _local_derivatives(self, A: Array, hs: Array, cs: Array, tanh_c: Array) -> tuple[Array, Array]:
+        """Every step's local derivatives at once, (T, 4H, N) and (T, H, N).
+
+        d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
+        Written in place, without temporaries. With h = o tanh(c) already in
+        hs: tanh(c) o(1-o) = h(1-o) and o(1-tanh(c)^2) = o - h tanh(c).
+        """
+        xp = backend.array_module(A)
+        H = tanh_c.shape[1]
+        i, g, o = A[:, :H], A[:, 2 * H : 3 * H], A[:, 3 * H :]
+        h = hs[1:]
+        local = self._work("local", A.shape, A)
+        sig = local[:, : 2 * H]  # i(1-i) g and f(1-f) c_prev
+        xp.subtract(1.0, A[:, : 2 * H], out=sig)
+        sig *= A[:, : 2 * H]
+        local[:, :H] *= g
+        local[:, H : 2 * H] *= cs[:-1]
+        dg = local[:, 2 * H : 3 * H]  # i(1-g^2)
+        xp.multiply(g, g, out=dg)
+        xp.subtract(1.0, dg, out=dg)
+        dg *= i
+        do = local[:, 3 * H :]  # h(1-o)
+        xp.subtract(1.0, o, out=do)
+        do *= h
+        through_tanh = self._work("through_tanh", tanh_c.shape, A)  # o - h tanh(c)
+        xp.multiply(h, tanh_c, out=through_tanh)
+        xp.subtract(o, through_tanh, out=through_tanh)
+        return local, through_tanh
+
+
+class TimeBiLSTM:
+    """A bidirectional LSTM: one TimeLSTM reads left to right, one right to left.
+
+    Wx1, Wh1, b1 (forward direction) and Wx2, Wh2, b2 (backward direction), each
+    shaped as for TimeLSTM. forward(xs (N, T, D)) -> (N, T, 2H): at every step
+    the forward direction's h (first H) next to the backward direction's h.
+    backward(dhs (N, T, 2H)) -> dxs (N, T, D). Each call reads a whole
+    sequence, so there is no state carried between calls.
+    """
+
+    param_names = ("Wx_fwd", "Wh_fwd", "b_fwd", "Wx_bwd", "Wh_bwd", "b_bwd")
+
+    def __init__(self, Wx1: Array, Wh1: Array, b1: Array, Wx2: Array, Wh2: Array, b2: Array) -> None:
+        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1)
+        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2)
+        self.params = self.forward_lstm.params + self.backward_lstm.params
+        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+
+    def reset_state(self) -> None:
+        """Nothing is carried between calls; kept for a uniform interface."""
+        self.forward_lstm.reset_state()
+        self.backward_lstm.reset_state()
+
+    def forward(self, xs: Array) -> Array:
+        xp = backend.array_module(xs)
+        left = self.forward_lstm.forward(xs)
+        right = self.backward_lstm.forward(xs[:, ::-1])[:, ::-1]
+        return xp.concatenate([left, right], axis=2)
+
+    def backward(self, dhs: Array) -> Array:
+        lstm = self.forward_lstm
+        validate.check_backward_ready(lstm.cache, "TimeBiLSTM")
+        N, T, H = lstm._out_shape
+        validate.check_dout(dhs, (N, T, 2 * H), "TimeBiLSTM", "dhs")
+        dx_left = self.forward_lstm.backward(dhs[:, :, :H])
+        dx_right = self.backward_lstm.backward(dhs[:, ::-1, H:])
+        return dx_left + dx_right[:, ::-1]
