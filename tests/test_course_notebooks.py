@@ -27,29 +27,45 @@ from course.answers import answers
 NOTEBOOKS = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))
 CHAPTERS = flow.assignments()
 
-# One deliberately wrong answer per chapter: (exercise test cell, text in the
-# solution to replace, wrong replacement).
-WRONG_ANSWERS = {
-    "ch01": ("affine_tests", "self.grads[1][...] = dout2.sum(axis=0)", "self.grads[1][...] = dout2[0]"),
-    "ch02": (
-        "ppmi_tests",
-        "Cf.sum(axis=1, keepdims=True) * Cf.sum(axis=0, keepdims=True)",
-        "Cf.sum(axis=0, keepdims=True).T * Cf.sum(axis=0, keepdims=True)",
-    ),
-    "ch03": (
-        "simple_cbow_tests",
-        "dh = self.out_layer.backward(self.loss_layer.backward(dout)) / len(self.in_layers)",
-        "dh = self.out_layer.backward(self.loss_layer.backward(dout))",
-    ),
-    "ch04": ("negative_sampling_loss_tests", "dscore *= dout / n", "dscore *= dout"),
-    "ch05": ("time_rnn_tests", "dh = dH[t] + dh", "dh = dH[t]"),
-    "ch06": ("lstm_tests", "return da @ Wx.T, da @ Wh.T, dc * f", "return da @ Wx.T, da @ Wh.T, dc"),
-    "ch07": ("decoder_tests", "return self.lstm.dh", "return 0.5 * self.lstm.dh"),
-    "ch08": (
-        "weight_sum_tests",
-        "da = (hs * dc[:, None, :]).sum(axis=2)",
-        "da = 2 * (hs * dc[:, None, :]).sum(axis=2)",
-    ),
+# Deliberately wrong answers, per chapter: (exercise test cell, text in the solution to replace,
+# wrong replacement). Each must cost exactly its own exercise's points.
+WRONG_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
+    "ch01": [
+        ("affine_tests", "self.grads[1][...] = dout2.sum(axis=0)", "self.grads[1][...] = dout2[0]"),
+    ],
+    "ch02": [
+        (
+            "ppmi_tests",
+            "Cf.sum(axis=1, keepdims=True) * Cf.sum(axis=0, keepdims=True)",
+            "Cf.sum(axis=0, keepdims=True).T * Cf.sum(axis=0, keepdims=True)",
+        ),
+    ],
+    "ch03": [
+        (
+            "simple_cbow_tests",
+            "dh = self.out_layer.backward(self.loss_layer.backward(dout)) / len(self.in_layers)",
+            "dh = self.out_layer.backward(self.loss_layer.backward(dout))",
+        ),
+    ],
+    "ch04": [
+        ("negative_sampling_loss_tests", "dscore *= dout / n", "dscore *= dout"),
+    ],
+    "ch05": [
+        ("time_rnn_tests", "dh = dH[t] + dh", "dh = dH[t]"),
+    ],
+    "ch06": [
+        ("lstm_tests", "return da @ Wx.T, da @ Wh.T, dc * f", "return da @ Wx.T, da @ Wh.T, dc"),
+    ],
+    "ch07": [
+        ("decoder_tests", "return self.lstm.dh", "return 0.5 * self.lstm.dh"),
+    ],
+    "ch08": [
+        (
+            "weight_sum_tests",
+            "da = (hs * dc[:, None, :]).sum(axis=2)",
+            "da = 2 * (hs * dc[:, None, :]).sum(axis=2)",
+        ),
+    ],
 }
 
 
@@ -194,12 +210,15 @@ def test_release_has_stubs_and_no_solutions_or_hidden_tests(course_root, chapter
                 assert hidden and not [ln for ln in hidden if ln in by_id[gid].source], gid
 
 
-def _wrong_answer_copy(chapter: str, tmp_path: Path) -> tuple[Path, str]:
-    grade_id, right, wrong = WRONG_ANSWERS[chapter]
+def _wrong_answer_copy(chapter: str, index: int, tmp_path: Path) -> tuple[Path, str]:
+    grade_id, right, wrong = WRONG_ANSWERS[chapter][index]
     path = sorted((REPO / "notebooks" / chapter).glob("*.ipynb"))[0]
     text = path.read_text()
-    assert json.dumps(right)[1:-1] in text, f"the wrong-answer edit for {chapter} no longer applies"
-    out = tmp_path / path.name
+    assert json.dumps(right)[1:-1] in text, (
+        f"the wrong-answer edit {grade_id} for {chapter} no longer applies"
+    )
+    out = tmp_path / str(index) / path.name
+    out.parent.mkdir()
     out.write_text(text.replace(json.dumps(right)[1:-1], json.dumps(wrong)[1:-1], 1))
     return out, grade_id
 
@@ -216,16 +235,16 @@ def test_autograde_reference_release_and_one_wrong_answer(course_root, chapter, 
     zero = flow.autograde(course_root, chapter, "untouched")
     assert set(zero) == set(full) and all(score == 0 for score, _ in zero.values()), zero
 
-    wrong_nb, broken = _wrong_answer_copy(chapter, tmp_path)
-    flow.submit(course_root, "one-wrong", chapter, [wrong_nb])
-    wrong = flow.autograde(course_root, chapter, "one-wrong")
-    lost = {gid for gid, (score, points) in wrong.items() if score != points}
-    assert lost == {broken}, wrong
-    assert wrong[broken][0] == 0
-
-    # The self-check gives the same scores as nbgrader on the same notebook.
-    local = {s.grade_id: (s.score, s.points) for s in selfcheck.grade(wrong_nb)}
-    assert local == wrong
+    for index in range(len(WRONG_ANSWERS[chapter])):
+        wrong_nb, broken = _wrong_answer_copy(chapter, index, tmp_path)
+        flow.submit(course_root, f"wrong-{index}", chapter, [wrong_nb])
+        wrong = flow.autograde(course_root, chapter, f"wrong-{index}")
+        lost = {gid for gid, (score, points) in wrong.items() if score != points}
+        assert lost == {broken}, wrong
+        assert wrong[broken][0] == 0
+        if index == 0:  # the self-check gives the same scores as nbgrader on the same notebook
+            local = {s.grade_id: (s.score, s.points) for s in selfcheck.grade(wrong_nb)}
+            assert local == wrong
 
 
 @pytest.mark.heavy
