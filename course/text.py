@@ -100,10 +100,6 @@ def create_co_matrix(corpus: Array, vocab_size: int, window_size: int = 1, dense
     appears at most ``window_size`` positions before or after word i (so C is
     symmetric). Returns a SciPy CSR sparse array of int64 counts, or a dense
     NumPy array with ``dense=True`` (handy for the small examples).
-
-    Built without a loop over the corpus: for each distance d = 1..window_size
-    the pairs (corpus[:-d], corpus[d:]) are taken in both directions at once
-    and all pairs are counted by one sort.
     """
     np = backend.host()
     corpus = check_corpus(corpus, "create_co_matrix")
@@ -115,19 +111,18 @@ def create_co_matrix(corpus: Array, vocab_size: int, window_size: int = 1, dense
             f"create_co_matrix: word ids must lie in [0, vocab_size={V}); found ids from "
             f"{corpus.min()} to {corpus.max()}. Pass vocab_size=len(word_to_id)."
         )
-    # Each co-occurring pair (i, j) becomes one integer key i * V + j; sorting the
-    # keys groups equal pairs, so counting them is one np.unique call.
-    keys = [
-        pair
-        for d in range(1, min(int(window_size), max(corpus.size - 1, 0)) + 1)
-        for pair in (corpus[:-d] * V + corpus[d:], corpus[d:] * V + corpus[:-d])
-    ]
-    flat = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-    pairs, counts = np.unique(flat, return_counts=True)
-    rows, cols = pairs // V, pairs % V  # sorted by row, then column: CSR order
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=V))])
-    matrix = sparse.csr_array((counts.astype(np.int64), cols, indptr), shape=(V, V))
-    return matrix.toarray() if dense else matrix
+    # One loop over the distances, none over the corpus: the words d apart are
+    # corpus[:-d] and corpus[d:] side by side, and each pair counts for both words.
+    rows, cols = [], []
+    for d in range(1, int(window_size) + 1):
+        left, right = corpus[:-d], corpus[d:]
+        rows += [left, right]
+        cols += [right, left]
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    # A COO matrix may list the same (row, col) many times; CSR adds the repeats up.
+    ones = np.ones(rows.size, dtype=np.int64)
+    counts = sparse.coo_array((ones, (rows, cols)), shape=(V, V)).tocsr()
+    return counts.toarray() if dense else counts
 
 
 def ppmi(C: Any) -> Any:
@@ -418,7 +413,7 @@ def create_contexts_target(corpus: Array, window_size: int = 1) -> tuple[Array, 
     corpus: (N,) word ids (NumPy or CuPy). Returns (contexts, target):
     contexts (N - 2w, 2w) with the w words before and the w words after each
     target, in text order; target (N - 2w,) the middle words, where
-    w = window_size. Built by one fancy-index, without a loop over the corpus.
+    w = window_size.
     """
     xp = backend.array_module(corpus)
     corpus = xp.asarray(corpus)
@@ -430,6 +425,8 @@ def create_contexts_target(corpus: Array, window_size: int = 1) -> tuple[Array, 
             f"create_contexts_target: need a 1-D corpus longer than 2 * window_size = {2 * w} "
             f"words, got shape {corpus.shape}."
         )
+    # Every context at once: the target positions down the rows, the offsets
+    # -w..-1, 1..w across the columns, and one fancy index picks the words.
     offsets = xp.concatenate([xp.arange(-w, 0), xp.arange(1, w + 1)])
     centres = xp.arange(w, corpus.shape[0] - w)
     return corpus[centres[:, None] + offsets], corpus[w:-w]

@@ -157,7 +157,7 @@ class SoftmaxWithLoss:
 
     forward(x, t): x (N, C) scores; t (N,) integer labels or (N, C) one-hot.
     Returns the scalar loss, exact even for scores of ±1e4 (log-softmax).
-    backward(dout=1) -> dx (N, C) = (softmax(x) - onehot(t)) * dout / N.
+    backward(dout=1) -> dx (N, C), the gradient of dout * loss with respect to x.
     """
 
     def __init__(self) -> None:
