@@ -542,9 +542,9 @@ def eval_perplexity(
 ) -> float:
     """Perplexity exp(mean loss) of a language model on every next-word prediction of a corpus.
 
-    corpus: (L,) word ids. It is cut into batch_size streams read time_size
+    corpus: (length,) word ids. It is cut into batch_size streams read time_size
     steps at a time, in batches (N, T) = (batch_size, time_size); the padding
-    after the last word gets label -1, which the loss ignores, so all L - 1
+    after the last word gets label -1, which the loss ignores, so all length - 1
     predictions count exactly once. Dropout is off. The model's state is
     reset before and after (each stream starts from a zero state).
     """
@@ -554,16 +554,16 @@ def eval_perplexity(
     if n < 1:
         raise ValueError("eval_perplexity needs a corpus of at least 2 ids.")
     B = max(1, min(int(batch_size), n))
-    L = -(-n // B)  # ceil(n / B): stream length
-    inputs = np.zeros(B * L, dtype=ids.dtype)
-    targets = np.full(B * L, -1, dtype=np.int64 if ids.dtype.kind == "u" else ids.dtype)
+    per_stream = -(-n // B)  # ceil(n / B): the predictions in one stream
+    inputs = np.zeros(B * per_stream, dtype=ids.dtype)
+    targets = np.full(B * per_stream, -1, dtype=np.int64 if ids.dtype.kind == "u" else ids.dtype)
     inputs[:n], targets[:n] = ids[:-1], ids[1:]
-    inputs, targets = inputs.reshape(B, L), targets.reshape(B, L)
+    inputs, targets = inputs.reshape(B, per_stream), targets.reshape(B, per_stream)
     like = model.params[0] if getattr(model, "params", None) else None
     total, counted = 0.0, 0
     model.reset_state()
     try:
-        for s in tqdm(range(0, L, time_size), disable=not progress, desc="evaluating", unit="it"):
+        for s in tqdm(range(0, per_stream, time_size), disable=not progress, desc="evaluating", unit="it"):
             bx = np.ascontiguousarray(inputs[:, s : s + time_size])
             bt = np.ascontiguousarray(targets[:, s : s + time_size])
             c = int((bt != -1).sum())

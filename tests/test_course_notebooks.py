@@ -51,7 +51,12 @@ WRONG_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
         ("negative_sampling_loss_tests", "dscore *= dout / n", "dscore *= dout"),
     ],
     "ch05": [
-        ("time_rnn_tests", "dh = dH[t] + dh", "dh = dH[t]"),
+        ("rnn_tests", "da = dh_next * (1.0 - h_next * h_next)", "da = dh_next * (1.0 - h_next)"),
+        (
+            "time_rnn_tests",
+            "dxs[t], dh = cell.backward(dhs[:, t, :] + dh)",
+            "dxs[t], dh = cell.backward(dhs[:, t, :])",
+        ),
     ],
     "ch06": [
         ("lstm_tests", "return da @ Wx.T, da @ Wh.T, dc * f", "return da @ Wx.T, da @ Wh.T, dc"),

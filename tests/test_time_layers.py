@@ -13,6 +13,7 @@ from course.layers import (
     GRU,
     LSTM,
     RNN,
+    FusedTimeRNN,
     TimeAffine,
     TimeBiLSTM,
     TimeDropout,
@@ -25,7 +26,7 @@ from course.layers import (
 )
 from course.layers import time as time_layers
 
-RECURRENT = [(TimeRNN, RNN, 1), (TimeLSTM, LSTM, 4), (TimeGRU, GRU, 3)]
+RECURRENT = [(TimeRNN, RNN, 1), (FusedTimeRNN, RNN, 1), (TimeLSTM, LSTM, 4), (TimeGRU, GRU, 3)]
 SHAPES = [(1, 1, 1, 1), (2, 4, 3, 2), (3, 6, 2, 3)]  # N, T, D, H
 
 
@@ -144,6 +145,36 @@ def test_carried_state_of_another_batch_size_is_explained(xp, rng, cls, cell, ga
 def test_set_state_with_a_cell_state_only_for_the_lstm(xp, rng):
     with pytest.raises(TypeError, match="no cell state"):
         _recurrent(xp, rng, TimeGRU, 3, 2, 2).set_state(_arr(xp, rng, 1, 2), _arr(xp, rng, 1, 2))
+
+
+def test_fused_time_rnn_equals_the_plain_time_rnn(xp, rng):
+    """FusedTimeRNN (one input product for all steps) computes exactly what TimeRNN (a cell per step) does.
+
+    float64, random shapes; values, dxs, weight gradients and dh; a stateful pair over two
+    calls (the state carried into the second), and a given initial state.
+    """
+    for N, T, D, H in [tuple(int(v) for v in rng.integers(1, 7, 4)) for _ in range(4)]:
+        weights = [_arr(xp, rng, D, H, scale=0.7), _arr(xp, rng, H, H, scale=0.7), _arr(xp, rng, H)]
+        plain = TimeRNN(*[w.copy() for w in weights], stateful=True)
+        fused = FusedTimeRNN(*[w.copy() for w in weights], stateful=True)
+        if N % 2:
+            h0 = _arr(xp, rng, N, H)
+            plain.set_state(h0)
+            fused.set_state(h0.copy())
+        for call in range(2):
+            xs, dhs = _arr(xp, rng, N, T, D), _arr(xp, rng, N, T, H)
+            hs, hs_fused = _h(plain.forward(xs)), _h(fused.forward(xs))
+            assert hs.dtype == hs_fused.dtype == np.float64, (N, T, D, H, call)
+            np.testing.assert_allclose(hs_fused, hs, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(_h(fused.h), _h(plain.h), rtol=1e-12, atol=1e-14)
+            dxs, dxs_fused = _h(plain.backward(dhs)), _h(fused.backward(dhs))
+            np.testing.assert_allclose(dxs_fused, dxs, rtol=1e-10, atol=1e-13)
+            np.testing.assert_allclose(_h(fused.dh), _h(plain.dh), rtol=1e-10, atol=1e-13)
+            for got, want in zip(fused.grads, plain.grads, strict=True):
+                np.testing.assert_allclose(_h(got), _h(want), rtol=1e-10, atol=1e-13)
+        plain.reset_state()
+        fused.reset_state()
+        assert plain.h is None and fused.h is None
 
 
 def test_wrong_input_width_is_explained(xp, rng):

@@ -22,7 +22,7 @@ from course.layers.time import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftm
 from course.layers.time_gru import TimeGRU
 from course.layers.time_lstm import TimeBiLSTM, TimeLSTM
 from course.layers.time_recurrent import WithInitialState
-from course.layers.time_rnn import TimeRNN
+from course.layers.time_rnn import FusedTimeRNN, TimeRNN
 
 __all__ = [
     "GRU",
@@ -32,6 +32,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "EmbeddingDot",
+    "FusedTimeRNN",
     "MatMul",
     "NegativeSamplingLoss",
     "Relu",

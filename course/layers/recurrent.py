@@ -61,7 +61,7 @@ def check_gate_shapes(name: str, Wx: Array, Wh: Array, b: Array, gates: int) -> 
     chapter="ch05",
     methods=("forward", "backward"),
     derivation=True,
-    twins=("course.layers.time_rnn:TimeRNN",),
+    twins=("course.layers.time_rnn:FusedTimeRNN",),
 )
 class RNN:
     """The simple (Elman) recurrent cell: h_next = tanh(x Wx + h_prev Wh + b).

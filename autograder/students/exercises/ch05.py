@@ -83,8 +83,8 @@ def _time_rnn(TimeRNN: Any, rng: Any) -> None:
     if not np.allclose(got, want, atol=1e-10):
         raise AssertionError(
             "A stateful TimeRNN must start each forward from the last hidden state of the previous "
-            "one (self.h); the second block differs. Use self._initial(self.h, ...) and "
-            "self._keep_state(h_T)."
+            "one: start from self.h (zeros when it is None) and, when stateful, keep the last state "
+            "in self.h. The second block differs."
         )
     dhs = rng.standard_normal((2, 5, 4))
     mine.backward(dhs)
@@ -209,7 +209,7 @@ def _eval_perplexity(fn: Callable, rng: Any) -> None:
                 "Call model.reset_state() before the first block: the model still had the state of "
                 "an earlier run."
                 if not fresh
-                else f"Stream b must be the predictions b*L to (b+1)*L-1 with L = ceil({length - 1} / "
+                else f"Stream b must be the predictions b*ℓ to (b+1)*ℓ-1 with ℓ = ceil({length - 1} / "
                 f"batch_size), read time_size steps at a time with the hidden state carried on."
             )
             _check_perplexity(
