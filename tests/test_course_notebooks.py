@@ -70,6 +70,11 @@ WRONG_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "da = (hs * dc[:, None, :]).sum(axis=2)",
             "da = 2 * (hs * dc[:, None, :]).sum(axis=2)",
         ),
+        (
+            "bidirectional_lstm_tests",
+            "return dxs_left + reverse_sequences(dxs_right, self.lengths)",
+            "return dxs_left + dxs_right",
+        ),
     ],
 }
 

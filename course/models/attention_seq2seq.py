@@ -3,9 +3,9 @@
 The encoder returns all its hidden states hs (N, T, H) instead of only the
 last one; at each step the decoder's LSTM output picks a weighted average of
 them (``TimeAttention``) and predicts from that context and its own state.
-With ``bidirectional=True`` the encoder reads each question both ways (two
-LSTMs of H/2 units whose states are concatenated), so every position knows
-what follows it too.
+With ``bidirectional=True`` the encoder reads each question both ways (a
+``BidirectionalLSTM`` of H/2 units per direction, whose states are
+concatenated), so every position knows what follows it too.
 
 Padding works as in :mod:`course.models.seq2seq` (``pad_id``): padded
 positions get zero attention and the decoder starts from the state at the
@@ -22,10 +22,10 @@ from typing import Any
 from course import backend, validate
 from course.answers import model_answer
 from course.layers.attention import TimeAttention
+from course.layers.bidirectional import FusedBidirectionalLSTM
 from course.layers.time import TimeAffine, TimeEmbedding, TimeSoftmaxWithLoss
-from course.layers.time_lstm import TimeLSTM
+from course.layers.time_lstm import FusedTimeLSTM as TimeLSTM  # answers say TimeLSTM; models run fused
 from course.models.seq2seq import (
-    Encoder,
     answer_targets,
     char_vectors,
     check_backward,
@@ -41,7 +41,14 @@ from course.models.seq2seq import (
 Array = Any
 
 
-class AttentionEncoder(Encoder):
+def real_positions(xs: Array, pad_id: int | None) -> tuple[Array, Array]:
+    """(lengths (N,), mask (N, T)) of questions xs (N, T): the mask is True at real characters."""
+    xp = backend.array_module(xs)
+    L = question_lengths(xs, pad_id)
+    return L, xp.arange(xs.shape[1])[None, :] < L[:, None]
+
+
+class AttentionEncoder:
     """Embedding -> LSTM, returning every hidden state.
 
     forward(xs (N, T) ids) -> hs (N, T, H); ``final`` (N, H) is the state at
@@ -49,20 +56,24 @@ class AttentionEncoder(Encoder):
     backward(dhs (N, T, H), dfinal (N, H)) -> None.
     """
 
-    mask: Array | None = None
-
-    def _lengths(self, xs: Array) -> Array | None:
-        """Set ``ends`` and ``mask``; return the lengths for the LSTM (None without padding)."""
-        xp = backend.array_module(xs)
-        L = question_lengths(xs, self.pad_id)
-        self.ends = L - 1
-        self.mask = xp.arange(xs.shape[1])[None, :] < L[:, None]
-        return None if self.pad_id is None else L
+    def __init__(
+        self, vocab_size: int, wordvec_size: int, hidden_size: int, pad_id: int | None = None
+    ) -> None:
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(char_vectors(V, D))
+        self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=False)
+        self.pad_id = pad_id
+        self.params, self.grads, self.param_names = collect([("embed", self.embed), ("lstm", self.lstm)])
+        self.final: Array | None = None
+        self.mask: Array | None = None
+        self.ends: Array | None = None
 
     def forward(self, xs: Array) -> Array:
         xp = backend.array_module(xs)
-        L = self._lengths(xs)
-        hs = self.lstm.forward(self.embed.forward(xs), lengths=L)
+        L, self.mask = real_positions(xs, self.pad_id)
+        self.ends = L - 1
+        # With lengths, the LSTM skips the padding instead of reading it.
+        hs = self.lstm.forward(self.embed.forward(xs), lengths=None if self.pad_id is None else L)
         self.final = hs[xp.arange(hs.shape[0]), self.ends]
         return hs
 
@@ -73,58 +84,59 @@ class AttentionEncoder(Encoder):
         self.embed.backward(self.lstm.backward(dhs))
 
 
-class AttentionBiEncoder(AttentionEncoder):
-    """A bidirectional encoder: one LSTM reads each question forwards, one backwards.
+class AttentionBiEncoder:
+    """A bidirectional encoder: embedding -> a bidirectional LSTM of H/2 units per direction.
 
-    Each has H/2 units; hs (N, T, H) concatenates both at every position. The
-    backward LSTM reads only the real characters (reversed per question), so
-    padding never reaches it. ``final`` joins the forward LSTM's last state and
-    the backward LSTM's last state (at the question's first character).
+    forward(xs (N, T) ids) -> hs (N, T, H), both directions' states side by
+    side; ``mask`` (N, T) marks the real positions. The backward direction
+    reads each question from its last real character, so padding never
+    reaches a real position. ``final`` (N, H) joins the forward direction's
+    state at the question's end and the backward direction's at its first
+    character: each has read the whole question.
+    backward(dhs (N, T, H), dfinal (N, H)) -> None.
+
+    ``layer`` is the bidirectional LSTM's class, built as ``layer(Wx1, Wh1,
+    b1, Wx2, Wh2, b2)`` and run as ``forward(xs, lengths)``: the course's fast
+    one by default, or chapter 8's answer.
     """
 
     def __init__(
-        self, vocab_size: int, wordvec_size: int, hidden_size: int, pad_id: int | None = None
+        self,
+        vocab_size: int,
+        wordvec_size: int,
+        hidden_size: int,
+        pad_id: int | None = None,
+        layer: type = FusedBidirectionalLSTM,
     ) -> None:
         if hidden_size % 2:
             raise ValueError(f"A bidirectional encoder splits hidden_size in two; {hidden_size} is odd.")
         V, D, H2 = vocab_size, wordvec_size, hidden_size // 2
         self.embed = TimeEmbedding(char_vectors(V, D))
-        self.lstm = TimeLSTM(*lstm_weights(D, H2), stateful=False)
-        self.back_lstm = TimeLSTM(*lstm_weights(D, H2), stateful=False)
+        self.lstm = layer(*lstm_weights(D, H2), *lstm_weights(D, H2))
         self.pad_id = pad_id
-        named = [("embed", self.embed), ("lstm", self.lstm), ("back_lstm", self.back_lstm)]
-        self.params, self.grads, self.param_names = collect(named)
-        self.final = self.mask = self.ends = None
-        self.order: Array | None = None
-
-    def _flip(self, x: Array) -> Array:
-        """Reverse the real positions of each row (the same index undoes it)."""
-        xp = backend.array_module(x)
-        return xp.take_along_axis(x, self.order[:, :, None], axis=1)
+        self.params, self.grads, self.param_names = collect([("embed", self.embed), ("lstm", self.lstm)])
+        self.final: Array | None = None
+        self.mask: Array | None = None
+        self.ends: Array | None = None
 
     def forward(self, xs: Array) -> Array:
         xp = backend.array_module(xs)
-        lengths = self._lengths(xs)
-        T = xs.shape[1]
-        L = self.ends[:, None] + 1
-        t = xp.arange(T)[None, :]
-        self.order = xp.where(t < L, L - 1 - t, t)
-        emb = self.embed.forward(xs)
-        fwd = self.lstm.forward(emb, lengths=lengths)
-        bwd = self._flip(self.back_lstm.forward(self._flip(emb), lengths=lengths))
-        rows = xp.arange(xs.shape[0])
-        self.final = xp.concatenate([fwd[rows, self.ends], bwd[:, 0]], axis=1)
-        return xp.concatenate([fwd, bwd], axis=2)
+        L, self.mask = real_positions(xs, self.pad_id)
+        self.ends = L - 1
+        hs = self.lstm.forward(self.embed.forward(xs), None if self.pad_id is None else L)
+        H2 = hs.shape[2] // 2
+        rows = xp.arange(hs.shape[0])
+        self.final = xp.concatenate([hs[rows, self.ends, :H2], hs[:, 0, H2:]], axis=1)
+        return hs
 
     def backward(self, dhs: Array, dfinal: Array) -> None:
         xp = backend.array_module(dhs)
         H2 = dhs.shape[2] // 2
         rows = xp.arange(dhs.shape[0])
-        dfwd, dbwd = dhs[:, :, :H2].copy(), dhs[:, :, H2:].copy()
-        dfwd[rows, self.ends] += dfinal[:, :H2]
-        dbwd[:, 0] += dfinal[:, H2:]
-        demb = self.lstm.backward(dfwd) + self._flip(self.back_lstm.backward(self._flip(dbwd)))
-        self.embed.backward(demb)
+        dhs = dhs.copy()
+        dhs[rows, self.ends, :H2] += dfinal[:, :H2]
+        dhs[:, 0, H2:] += dfinal[:, H2:]
+        self.embed.backward(self.lstm.backward(dhs))
 
 
 @model_answer("attention_decoder", chapter="ch08", methods=("forward", "backward"), derivation=True)
@@ -132,7 +144,7 @@ class AttentionDecoder:
     """Embedding -> LSTM -> TimeAttention over the encoder states -> Affine on [context, h].
 
     forward(xs (N, T') ids, enc_hs (N, T, H), h0 (N, H), mask (N, T)) -> scores (N, T', V).
-    backward(dscore) -> (denc_hs (N, T, H), dh0 (N, H)).
+    backward(dscore (N, T', V)) -> (denc_hs (N, T, H), dh0 (N, H)).
     generate(enc_hs, h0, mask, start_id, sample_size) -> ids (N, sample_size); the
     attention weights of every generated step are kept in ``attention_weights``
     (N, sample_size, T).
@@ -149,21 +161,19 @@ class AttentionDecoder:
         self.attention_weights: Array | None = None
         self.H = H
 
-    def _scores(self, dec_hs: Array, enc_hs: Array, mask: Array | None) -> Array:
-        xp = backend.array_module(dec_hs)
-        c = self.attention.forward(enc_hs, dec_hs, mask)
-        return self.affine.forward(xp.concatenate([c, dec_hs], axis=2))
-
     def forward(self, xs: Array, enc_hs: Array, h0: Array, mask: Array | None = None) -> Array:
+        xp = backend.array_module(enc_hs)
         self.lstm.set_state(h0)
         dec_hs = self.lstm.forward(self.embed.forward(xs))
-        return self._scores(dec_hs, enc_hs, mask)
+        c = self.attention.forward(enc_hs, dec_hs, mask)
+        return self.affine.forward(xp.concatenate([c, dec_hs], axis=2))
 
     def backward(self, dscore: Array) -> tuple[Array, Array]:
         H = self.H
         dout = self.affine.backward(dscore)
         dc, ddec = dout[:, :, :H], dout[:, :, H:]
         denc_hs, ddec_att = self.attention.backward(dc)
+        # The decoder's states went two ways (attention's query and the Affine input): add both.
         self.embed.backward(self.lstm.backward(ddec + ddec_att))
         return denc_hs, self.lstm.dh
 
@@ -175,8 +185,11 @@ class AttentionDecoder:
         self.lstm.set_state(h0)
         ids, weights = [], []
         for _ in range(sample_size):
+            # One step of forward; the stateful LSTM goes on from the step before.
             dec_h = self.lstm.forward(self.embed.forward(x))
-            x = self._scores(dec_h, enc_hs, mask).argmax(axis=-1).astype(xp.int32)
+            c = self.attention.forward(enc_hs, dec_h, mask)
+            scores = self.affine.forward(xp.concatenate([c, dec_h], axis=2))
+            x = scores.argmax(axis=-1).astype(xp.int32)
             ids.append(x)
             weights.append(self.attention.attention_weights)
         self.attention_weights = xp.concatenate(weights, axis=1)
@@ -189,7 +202,8 @@ class AttentionSeq2seq:
     forward(xs (N, T), ts (N, T_out)) -> mean loss; backward(dout=1).
     generate(xs, start_id, sample_size) -> (N, sample_size) ids; afterwards
     ``attention_weights`` (N, sample_size, T) holds where each output character
-    looked, for plotting.
+    looked, for plotting. With ``bidirectional=True``, ``bilstm`` is the class
+    of the encoder's bidirectional LSTM (see ``AttentionBiEncoder``).
     """
 
     def __init__(
@@ -199,11 +213,14 @@ class AttentionSeq2seq:
         hidden_size: int,
         pad_id: int | None = None,
         bidirectional: bool = False,
+        bilstm: type = FusedBidirectionalLSTM,
     ) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
-        encoder_class = AttentionBiEncoder if bidirectional else AttentionEncoder
         self.pad_id = pad_id
-        self.encoder = encoder_class(V, D, H, pad_id=pad_id)
+        if bidirectional:
+            self.encoder = AttentionBiEncoder(V, D, H, pad_id=pad_id, layer=bilstm)
+        else:
+            self.encoder = AttentionEncoder(V, D, H, pad_id=pad_id)
         self.decoder = AttentionDecoder(V, D, H)
         self.softmax = TimeSoftmaxWithLoss()
         self.params = self.encoder.params + self.decoder.params

@@ -1,4 +1,4 @@
-"""Chapter 8 (attention): WeightSum, AttentionWeight, TimeAttention, AttentionDecoder."""
+"""Chapter 8 (attention): WeightSum, AttentionWeight, TimeAttention, AttentionDecoder, BidirectionalLSTM."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from autograder.students.checks import (
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,
+    copies,
     course_in_place_of,
     host_rng,
+    recurrent_weights,
     sizes,
 )
 from course import backend
 from course.layers import attention as ref
+from course.layers import bidirectional as ref_bi
 from course.models import attention_seq2seq as ref_models
 
 # Entries of a decoder's arrays checked numerically (each costs two forward passes in the
@@ -87,8 +90,12 @@ def alone(AttentionDecoder: type) -> type:
 
 def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
     rng = host_rng(seed)
-    # Judged alone: the TimeAttention the decoder builds is the course's, not the student's cell.
-    with course_in_place_of(AttentionDecoder, "TimeAttention", "course.layers.attention:TimeAttention"):
+    # Judged alone: the TimeAttention the decoder builds is the course's, not the student's cell;
+    # its TimeLSTM is the one the reference runs, so float32 rounding is the same on both sides.
+    with (
+        course_in_place_of(AttentionDecoder, "TimeAttention", "course.layers.attention:TimeAttention"),
+        course_in_place_of(AttentionDecoder, "TimeLSTM", "course.layers.time_lstm:FusedTimeLSTM"),
+    ):
         for n, t, _ in sizes(rng, 3, 2):
             V, D, H, ty = 7, 3, 4, int(rng.integers(1, 4))
 
@@ -119,3 +126,32 @@ def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
             (xs, enc, h0, mask),
             (rng.standard_normal((2, 3, 7)),),
         )
+
+
+def bidirectional_lstm(BidirectionalLSTM: type, seed: int = 85) -> None:
+    """Gradients with and without lengths, agreement with the reference, grads written in place.
+
+    A BidirectionalLSTM that builds its LSTMs by the name ``TimeLSTM`` gets the
+    course's, so only a bug in this exercise counts here.
+    """
+    rng = host_rng(seed)
+    with course_in_place_of(BidirectionalLSTM, "TimeLSTM", "course.layers.time_lstm:TimeLSTM"):
+        for n, t, d, h in sizes(rng, 4):
+            weights = [*recurrent_weights(rng, d, h, 4), *recurrent_weights(rng, d, h, 4)]
+            xs, lengths = rng.standard_normal((n, t, d)), rng.integers(1, t + 1, n)
+            what = f"BidirectionalLSTM with N={n}, T={t}, D={d}, H={h}"
+            assert_gradients_ok(BidirectionalLSTM(*copies(*weights)), xs, what=what)
+            assert_gradients_ok(
+                BidirectionalLSTM(*copies(*weights)), xs, lengths, what=f"{what}, lengths {lengths.tolist()}"
+            )
+            dhs = rng.standard_normal((n, t, 2 * h))
+            make = lambda w=weights: (  # noqa: E731
+                BidirectionalLSTM(*copies(*w)),
+                ref_bi.BidirectionalLSTM(*copies(*w)),
+            )
+            assert_same_as_reference(make, (xs,), dhs, what="BidirectionalLSTM")
+            assert_same_as_reference(make, (xs, lengths), dhs, what="BidirectionalLSTM with lengths")
+        weights = [*recurrent_weights(rng, 3, 2, 4), *recurrent_weights(rng, 3, 2, 4)]
+        inputs = (rng.standard_normal((2, 4, 3)), rng.integers(1, 5, 2))
+        douts = (rng.standard_normal((2, 4, 4)),)
+        assert_grads_written_in_place(BidirectionalLSTM(*weights), "BidirectionalLSTM", inputs, douts)
