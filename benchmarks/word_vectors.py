@@ -37,7 +37,7 @@ import numpy as np
 import course
 from course import text
 from course.datasets import ptb
-from course.models import CBOW
+from course.models import SparseCBOW
 from course.optim import LazyAdam
 from course.train import Trainer
 
@@ -89,7 +89,7 @@ def count_based(corpus, vocab_size, repeats):
 def train_cbow(corpus, vocab_size, args):
     contexts, target = text.create_contexts_target(corpus, args.window)
     course.seed(args.seed)
-    model = CBOW(vocab_size, args.hidden, args.window, corpus, sample_size=args.negative)
+    model = SparseCBOW(vocab_size, args.hidden, args.window, corpus, sample_size=args.negative)
     trainer = Trainer(model, LazyAdam())
     times = []
     for _ in range(args.epochs):

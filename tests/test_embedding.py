@@ -1,4 +1,4 @@
-"""Embedding and EmbeddingDot, and the row-sparse gradient path of the optimizers."""
+"""Embedding and EmbeddingDot, their row-sparse versions, and the row-sparse path of the optimizers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from course import backend
 from course.gradcheck import check_layer
-from course.layers import Embedding, EmbeddingDot
+from course.layers import Embedding, EmbeddingDot, SparseEmbedding, SparseEmbeddingDot
 from course.layers.embedding import scatter_rows
 from course.optim import (
     SGD,
@@ -18,6 +18,7 @@ from course.optim import (
     LazyAdam,
     Momentum,
     clip_grads,
+    clip_grads_sparse,
     grad_norms,
     scale_grads,
     supports_rows,
@@ -32,24 +33,27 @@ def _dense_embedding_grad(V, D, idx, dout):
     return dW
 
 
+@pytest.mark.parametrize("cls", [Embedding, SparseEmbedding])
 @pytest.mark.parametrize("shape", [(5,), (4, 3), (1, 1)])
-def test_embedding_forward_backward_match_a_loop(xp, rng, shape):
+def test_embedding_forward_backward_match_a_loop(xp, rng, shape, cls):
     V, D = 7, 3
     W = rng.standard_normal((V, D))
     idx = rng.integers(0, V, shape)
     idx.flat[0] = idx.flat[-1]  # make sure one id repeats when there are two or more
-    layer = Embedding(xp.asarray(W))
+    layer = cls(xp.asarray(W))
     out = layer.forward(xp.asarray(idx))
     np.testing.assert_array_equal(backend.to_host(out), W[idx])
     dout = rng.standard_normal((*shape, D))
     assert layer.backward(xp.asarray(dout)) is None
     np.testing.assert_allclose(backend.to_host(layer.grads[0]), _dense_embedding_grad(V, D, idx, dout))
-    assert backend.to_host(layer.grad_rows[0]).tolist() == sorted(set(idx.ravel().tolist()))
+    if cls is SparseEmbedding:
+        assert backend.to_host(layer.grad_rows[0]).tolist() == sorted(set(idx.ravel().tolist()))
 
 
-def test_embedding_clears_the_rows_of_the_previous_batch(xp, rng):
+@pytest.mark.parametrize("cls", [Embedding, SparseEmbedding])
+def test_embedding_clears_the_rows_of_the_previous_batch(xp, rng, cls):
     V, D = 9, 2
-    layer = Embedding(xp.asarray(rng.standard_normal((V, D))))
+    layer = cls(xp.asarray(rng.standard_normal((V, D))))
     for ids in ([0, 1, 1], [5, 8], [1, 2]):
         idx = np.array(ids)
         dout = rng.standard_normal((len(ids), D))
@@ -59,13 +63,65 @@ def test_embedding_clears_the_rows_of_the_previous_batch(xp, rng):
         np.testing.assert_allclose(backend.to_host(layer.grads[0]), _dense_embedding_grad(V, D, idx, dout))
 
 
+@pytest.mark.parametrize("cls", [Embedding, SparseEmbedding])
 @pytest.mark.parametrize("shape", [(6,), (3, 4)])
-def test_embedding_passes_gradcheck(xp, rng, shape):
+def test_embedding_passes_gradcheck(xp, rng, shape, cls):
     W = xp.asarray(rng.standard_normal((8, 5)))
     idx = xp.asarray(rng.integers(0, 8, shape))
-    report = check_layer(Embedding(W), idx)
+    report = check_layer(cls(W), idx)
     report.assert_ok()
     assert set(report.errors) == {"W"}
+
+
+def _random_ids(gen, V, shape):
+    return gen.integers(0, V, shape)
+
+
+def test_sparse_embedding_equals_embedding_batch_after_batch(xp):
+    """Values, gradient and grads arrays of the fast layer equal the plain answer's, over random shapes."""
+    gen = np.random.default_rng(7)
+    for _ in range(5):
+        V, D = (int(v) for v in gen.integers(1, 12, 2))
+        W = gen.standard_normal((V, D))
+        plain, fast = Embedding(xp.asarray(W)), SparseEmbedding(xp.asarray(W.copy()))
+        held = fast.grads[0]
+        for _ in range(3):  # several batches: the rows of the previous one must not linger
+            shape = tuple(int(v) for v in gen.integers(1, 6, gen.integers(1, 3)))
+            idx = xp.asarray(_random_ids(gen, V, shape))
+            np.testing.assert_array_equal(
+                backend.to_host(fast.forward(idx)), backend.to_host(plain.forward(idx))
+            )
+            dout = xp.asarray(gen.standard_normal((*shape, D)))
+            assert fast.backward(dout) is None and plain.backward(dout) is None
+            np.testing.assert_allclose(
+                backend.to_host(fast.grads[0]), backend.to_host(plain.grads[0]), rtol=1e-12
+            )
+            assert fast.grads[0] is held
+            nonzero = np.flatnonzero(np.abs(backend.to_host(fast.grads[0])).sum(axis=1))
+            assert set(nonzero.tolist()) <= set(backend.to_host(fast.grad_rows[0]).tolist())
+
+
+@pytest.mark.parametrize("k", [None, 1, 4])
+def test_sparse_embedding_dot_equals_embedding_dot(xp, k):
+    gen = np.random.default_rng(8 if k is None else k)
+    for _ in range(4):
+        V, H, N = (int(v) for v in gen.integers(1, 9, 3))
+        W = gen.standard_normal((V, H))
+        plain, fast = EmbeddingDot(xp.asarray(W)), SparseEmbeddingDot(xp.asarray(W.copy()))
+        for _ in range(2):
+            shape = (N,) if k is None else (N, k)
+            h, idx = xp.asarray(gen.standard_normal((N, H))), xp.asarray(_random_ids(gen, V, shape))
+            np.testing.assert_allclose(
+                backend.to_host(fast.forward(h, idx)), backend.to_host(plain.forward(h, idx)), rtol=1e-12
+            )
+            dout = xp.asarray(gen.standard_normal(shape))
+            np.testing.assert_allclose(
+                backend.to_host(fast.backward(dout)), backend.to_host(plain.backward(dout)), rtol=1e-12
+            )
+            np.testing.assert_allclose(
+                backend.to_host(fast.grads[0]), backend.to_host(plain.grads[0]), rtol=1e-12
+            )
+            assert fast.grad_rows is fast.embed.grad_rows and fast.grads[0] is fast.embed.grads[0]
 
 
 def test_embedding_rejects_float_ids(xp):
@@ -74,19 +130,20 @@ def test_embedding_rejects_float_ids(xp):
         layer.forward(xp.asarray([0.0, 1.0]))
 
 
+@pytest.mark.parametrize("cls", [EmbeddingDot, SparseEmbeddingDot])
 @pytest.mark.parametrize("k", [None, 1, 4])
-def test_embedding_dot_values_and_gradcheck(xp, rng, k):
+def test_embedding_dot_values_and_gradcheck(xp, rng, k, cls):
     V, H, N = 9, 4, 5
     W, h = rng.standard_normal((V, H)), rng.standard_normal((N, H))
     idx = rng.integers(0, V, (N,) if k is None else (N, k))
-    layer = EmbeddingDot(xp.asarray(W))
+    layer = cls(xp.asarray(W))
     out = backend.to_host(layer.forward(xp.asarray(h), xp.asarray(idx)))
     if k is None:
         expected = np.array([h[n] @ W[idx[n]] for n in range(N)])
     else:
         expected = np.array([[h[n] @ W[idx[n, j]] for j in range(k)] for n in range(N)])
     np.testing.assert_allclose(out, expected, rtol=1e-12)
-    report = check_layer(EmbeddingDot(xp.asarray(W)), xp.asarray(h), xp.asarray(idx))
+    report = check_layer(cls(xp.asarray(W)), xp.asarray(h), xp.asarray(idx))
     report.assert_ok()
     assert set(report.errors) == {"h", "W"}
 
@@ -132,7 +189,7 @@ def test_norms_scaling_and_clipping_read_only_the_rows(xp, rng):
     scale_grads(dense, 0.5)
     for a, b in zip(grads, dense, strict=True):
         np.testing.assert_allclose(backend.to_host(a), backend.to_host(b))
-    assert clip_grads(grads, 0.1, rows) == pytest.approx(clip_grads(dense, 0.1))
+    assert clip_grads_sparse(grads, 0.1, rows) == pytest.approx(clip_grads(dense, 0.1))
     np.testing.assert_allclose(backend.to_host(grads[0]), backend.to_host(dense[0]))
     with pytest.raises(ValueError, match="rows has 1 entries"):
         grad_norms(grads, rows[:1])

@@ -52,5 +52,5 @@ def test_the_plainness_check_can_fail():
     """A stand-in answer with every kind of problem is caught."""
     from course.answers import Answer
 
-    fake = Answer("fake", "ch00", "course.layers.embedding:Embedding", ("forward", "backward"), True, ())
+    fake = Answer("fake", "ch00", "course.layers.embedding:SparseEmbedding", ("backward",), True, ())
     assert _problems(fake), "the library's fast Embedding would pass as a plain answer"

@@ -1,4 +1,4 @@
-"""UnigramSampler and NegativeSamplingLoss."""
+"""UnigramSampler, NegativeSamplingLoss and its row-sparse version."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scipy import stats
 import course
 from course import backend
 from course.gradcheck import check_layer
-from course.layers import NegativeSamplingLoss, UnigramSampler
+from course.layers import NegativeSamplingLoss, SparseNegativeSamplingLoss, UnigramSampler
 
 # Word w appears COUNTS[w] times; word 5 never appears.
 COUNTS = np.array([40, 20, 10, 5, 1, 0, 24])
@@ -104,18 +104,19 @@ def test_loss_is_finite_for_huge_scores(xp, rng):
     assert np.isfinite(loss) and loss > 1e4  # the negatives score 2e4: a huge but finite loss
 
 
+@pytest.mark.parametrize("cls", [NegativeSamplingLoss, SparseNegativeSamplingLoss])
 @pytest.mark.parametrize("sample_size", [1, 5])
-def test_negative_sampling_loss_passes_gradcheck(xp, rng, sample_size):
+def test_negative_sampling_loss_passes_gradcheck(xp, rng, sample_size, cls):
     V, H, N = len(COUNTS), 5, 7
     course.seed(1)
-    layer = NegativeSamplingLoss(
-        xp.asarray(rng.standard_normal((V, H))), _corpus(rng), power=0.75, sample_size=sample_size
-    )
+    layer = cls(xp.asarray(rng.standard_normal((V, H))), _corpus(rng), power=0.75, sample_size=sample_size)
     h = xp.asarray(rng.standard_normal((N, H)))
     target = xp.asarray(rng.choice([0, 1, 2, 3, 4, 6], N))
     report = check_layer(layer, h, target)
     report.assert_ok()
     assert set(report.errors) == {"h", "W"}
+    if cls is NegativeSamplingLoss:
+        return
     # Only the rows scored (targets and negatives) have a gradient.
     layer.forward(h, target)
     layer.backward()
@@ -123,6 +124,31 @@ def test_negative_sampling_loss_passes_gradcheck(xp, rng, sample_size):
     assert set(backend.to_host(target).tolist()) <= rows
     nonzero = set(np.flatnonzero(np.abs(backend.to_host(layer.grads[0])).sum(axis=1)).tolist())
     assert nonzero <= rows
+
+
+def test_sparse_loss_equals_the_plain_loss(xp):
+    """Same random state, same negatives: equal loss, dh and gradient of W, batch after batch."""
+    gen = np.random.default_rng(9)
+    for _ in range(4):
+        corpus = _corpus(gen)
+        V, H, N, K = len(COUNTS), int(gen.integers(1, 6)), int(gen.integers(1, 8)), int(gen.integers(1, 6))
+        W = gen.standard_normal((V, H))
+        plain = NegativeSamplingLoss(xp.asarray(W), corpus, sample_size=K)
+        fast = SparseNegativeSamplingLoss(xp.asarray(W.copy()), corpus, sample_size=K)
+        for dout in (1.0, 0.5):
+            h = xp.asarray(gen.standard_normal((N, H)))
+            target = xp.asarray(gen.choice([0, 1, 2, 3, 4, 6], N))
+            snap = backend.rng_snapshot()
+            want = float(plain.forward(h, target))
+            backend.rng_restore(snap)
+            assert float(fast.forward(h, target)) == pytest.approx(want, rel=1e-12)
+            np.testing.assert_allclose(
+                backend.to_host(fast.backward(dout)), backend.to_host(plain.backward(dout)), rtol=1e-12
+            )
+            np.testing.assert_allclose(
+                backend.to_host(fast.grads[0]), backend.to_host(plain.grads[0]), rtol=1e-12
+            )
+        assert fast.grads[0] is fast.embed_dot.grads[0] and fast.grad_rows is fast.embed_dot.grad_rows
 
 
 def test_negative_sampling_loss_shape_errors(xp, rng):

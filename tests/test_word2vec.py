@@ -11,7 +11,7 @@ import pytest
 import course
 from course import backend, text
 from course.gradcheck import check_model
-from course.models import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
+from course.models import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram, SparseCBOW, SparseSkipGram
 from course.optim import SGD, LazyAdam
 from course.train import Trainer, step
 
@@ -29,11 +29,13 @@ def _build(name, vocab, hidden, window, corpus, dtype="float64"):
         return {"SimpleCBOW": SimpleCBOW, "SimpleSkipGram": SimpleSkipGram}[name](
             vocab, hidden, window, dtype=dtype
         )
-    cls = {"CBOW": CBOW, "SkipGram": SkipGram}[name]
+    cls = {"CBOW": CBOW, "SkipGram": SkipGram, "SparseCBOW": SparseCBOW, "SparseSkipGram": SparseSkipGram}[
+        name
+    ]
     return cls(vocab, hidden, window, corpus, sample_size=3, dtype=dtype)
 
 
-MODELS = ["SimpleCBOW", "SimpleSkipGram", "CBOW", "SkipGram"]
+MODELS = ["SimpleCBOW", "SimpleSkipGram", "CBOW", "SkipGram", "SparseCBOW", "SparseSkipGram"]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -80,12 +82,12 @@ def test_simple_models_take_ids_or_one_hot_and_start_at_log_v(xp, cls):
     assert from_ids == pytest.approx(predicted * math.log(V), rel=1e-3)
 
 
-@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+@pytest.mark.parametrize("cls", [CBOW, SkipGram, SparseCBOW, SparseSkipGram])
 def test_negative_sampling_models_start_at_the_loss_of_a_coin_flip(xp, cls):
     corpus, contexts, target = _toy_batch(xp, 2, n=20)
     model = cls(9, 8, 2, corpus, sample_size=5)
     # Scores near 0: each of the 1 + 5 binary decisions costs log 2.
-    per_prediction = 1 if cls is CBOW else contexts.shape[1]
+    per_prediction = contexts.shape[1] if issubclass(cls, SkipGram) else 1
     assert float(model.forward(contexts, target)) == pytest.approx(per_prediction * 6 * math.log(2), rel=1e-3)
 
 
@@ -123,7 +125,47 @@ class _Dense:
         return self.model.backward(dout)
 
 
-@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+@pytest.mark.parametrize(("plain", "fast"), [(CBOW, SparseCBOW), (SkipGram, SparseSkipGram)])
+def test_the_sparse_models_equal_the_plain_answers(xp, plain, fast):
+    """Same seed, same weights and negatives: equal losses and gradients, batch after batch (float64)."""
+    gen = np.random.default_rng(5)
+    for _ in range(3):
+        V, H, window = int(gen.integers(2, 12)), int(gen.integers(1, 6)), int(gen.integers(1, 3))
+        corpus = gen.integers(0, V, 30)
+        corpus[:2] = [0, 1]  # at least two distinct words to draw negatives from
+        course.seed(int(gen.integers(100)))
+        snap = backend.rng_snapshot()
+        a = plain(V, H, window, corpus, sample_size=int(gen.integers(1, 4)), dtype="float64")
+        backend.rng_restore(snap)
+        b = fast(V, H, window, corpus, sample_size=a.ns_loss.sample_size, dtype="float64")
+        for x, y in zip(a.params, b.params, strict=True):
+            np.testing.assert_array_equal(backend.to_host(x), backend.to_host(y))
+        for p, q in zip(a.params, b.params, strict=True):  # O(1) weights: gradients well above rounding
+            p[...] = q[...] = xp.asarray(gen.standard_normal(p.shape))
+        for _ in range(3):
+            n = int(gen.integers(1, 7))
+            contexts = xp.asarray(gen.integers(0, V, (n, 2 * window)))
+            target = xp.asarray(gen.integers(0, V, n))
+            snap = backend.rng_snapshot()
+            want = float(a.forward(contexts, target))
+            backend.rng_restore(snap)
+            assert float(b.forward(contexts, target)) == pytest.approx(want, rel=1e-12)
+            a.backward(0.7)
+            b.backward(0.7)
+            for x, y in zip(a.grads, b.grads, strict=True):
+                np.testing.assert_allclose(backend.to_host(y), backend.to_host(x), rtol=1e-12, atol=1e-15)
+        assert b.grads[0] is b.in_layer.grads[0] and b.grads[1] is b.ns_loss.grads[0]
+        assert b.params[0] is b.in_layer.params[0] and b.params[1] is b.ns_loss.params[0]
+
+
+def test_skip_gram_shares_cbows_skeleton():
+    """The two models differ only in their wiring: same parameters, same layers, same word vectors."""
+    assert SkipGram.__init__ is CBOW.__init__ and SkipGram.word_vecs is CBOW.word_vecs
+    assert SparseSkipGram.__init__ is SparseCBOW.__init__
+    assert not hasattr(CBOW, "grad_rows") and not hasattr(SkipGram, "grad_rows")
+
+
+@pytest.mark.parametrize("cls", [SparseCBOW, SparseSkipGram])
 def test_row_sparse_training_step_equals_the_dense_step_with_sgd(xp, cls):
     corpus, contexts, target = _toy_batch(xp, 2, n=10)
     course.seed(4)
@@ -159,7 +201,7 @@ def test_cbow_trained_with_the_trainer_groups_words_by_topic():
     course.seed(0)
     corpus, word_to_id, id_to_word = _two_topic_corpus()
     contexts, target = text.create_contexts_target(corpus, 2)
-    model = CBOW(len(word_to_id), 10, 2, corpus)
+    model = SparseCBOW(len(word_to_id), 10, 2, corpus)
     history = Trainer(model, LazyAdam(lr=0.01)).fit(
         contexts, target, max_epoch=10, batch_size=20, progress=False
     )

@@ -2,16 +2,18 @@
 
 ``Embedding(W)`` replaces "one-hot vector times W" by picking rows of W,
 and ``EmbeddingDot(W)`` scores hidden vectors against chosen rows of W
-(the output side of word2vec with negative sampling).
+(the output side of word2vec with negative sampling). These two are the
+chapter's answers: the plain layers a student writes.
 
-Row-sparse gradients: a batch touches only a few hundred of the V rows of W,
-so both layers keep ``grad_rows``, a list next to ``grads`` holding the ids
-of the rows of ``grads[0]`` that the last backward wrote. ``grads[0]`` is
-exactly zero everywhere else: it is still the full, dense gradient that the
-layer contract promises (gradient checks and any optimizer work as usual),
-but backward clears only the rows it wrote last time instead of all V rows,
-and optimizers given ``grad_rows`` update only those rows (see
-``course.optim``).
+Row-sparse versions for training (``SparseEmbedding``, ``SparseEmbeddingDot``):
+a batch touches only a few hundred of the V rows of W, so they keep
+``grad_rows``, a list next to ``grads`` holding the ids of the rows of
+``grads[0]`` that the last backward wrote. ``grads[0]`` is exactly zero
+everywhere else: it is still the full, dense gradient that the layer contract
+promises (gradient checks and any optimizer work as usual), but backward
+clears only the rows it wrote last time instead of all V rows, and optimizers
+given ``grad_rows`` update only those rows (see ``course.optim``). Their
+values and gradients are those of the plain layers (tests/test_embedding.py).
 """
 
 from __future__ import annotations
@@ -48,18 +50,15 @@ def scatter_rows(target: Array, idx: Array, values: Array) -> None:
     chapter="ch04",
     methods=("forward", "backward"),
     derivation=True,
-    twins=("course.layers.time:TimeEmbedding",),
+    twins=("course.layers.time:TimeEmbedding", "course.layers.embedding:SparseEmbedding"),
 )
 class Embedding:
     """Rows of W picked by word id: out = W[idx].
 
     W: (V, D). forward(idx): idx int array (N,) or (N, C) -> out (N, D) or
-    (N, C, D). backward(dout) with dout of the shape of out: adds each row of
-    dout into the gradient row of its word (a word used twice gets both) and
-    returns None (ids have no gradient).
-
-    After backward, ``grad_rows[0]`` holds the distinct ids used and
-    ``grads[0]`` is zero outside those rows.
+    (N, C, D). backward(dout) with dout of the shape of out: writes the
+    gradient of W (V, D) into grads[0] and returns None (ids have no
+    gradient). A word used twice in a batch gets the gradient of both uses.
     """
 
     param_names = ("W",)
@@ -68,14 +67,75 @@ class Embedding:
         xp = backend.array_module(W)
         self.params = [W]
         self.grads = [xp.zeros_like(W)]
-        self.grad_rows = [xp.zeros(0, dtype=xp.int64)]
         self.idx = None
-        self._seen = None  # (V,) bool scratch mask, all False between calls
 
     def forward(self, idx: Array) -> Array:
         (W,) = self.params
         self.idx = check_ids(idx, "Embedding.forward")
-        return W.take(idx, axis=0)
+        return W[idx]
+
+    def backward(self, dout: Array) -> None:
+        (dW,) = self.grads
+        dW[...] = 0
+        # Repeated ids must add up: a plain dW[idx] = dout would keep only one of them.
+        scatter_rows(dW, self.idx, dout)
+        return None
+
+
+@model_answer(
+    "embedding_dot",
+    chapter="ch04",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.embedding:SparseEmbeddingDot",),
+)
+class EmbeddingDot:
+    """Dot products of hidden vectors with chosen rows of W: out[n, k] = h[n] · W[idx[n, k]].
+
+    W: (V, H). forward(h, idx): h (N, H); idx (N,) -> out (N,), or idx (N, K)
+    -> out (N, K) (e.g. the true word and K - 1 negative words per example).
+    backward(dout) with dout of the shape of out -> dh (N, H); the gradient of
+    W goes to the rows used, through ``self.embed``.
+    """
+
+    param_names = ("W",)
+
+    def __init__(self, W: Array) -> None:
+        self.embed = Embedding(W)
+        self.params = self.embed.params
+        self.grads = self.embed.grads
+        self.cache = None
+
+    def forward(self, h: Array, idx: Array) -> Array:
+        rows = self.embed.forward(idx)  # (N, H) or (N, K, H)
+        self.cache = (h, rows)
+        if idx.ndim == 1:
+            return (rows * h).sum(axis=1)
+        return (rows @ h[:, :, None])[:, :, 0]  # (N, K, H) @ (N, H, 1): one matrix product per example
+
+    def backward(self, dout: Array) -> Array:
+        h, rows = self.cache
+        if dout.ndim == 1:
+            self.embed.backward(dout[:, None] * h)
+            return dout[:, None] * rows
+        self.embed.backward(dout[:, :, None] * h[:, None, :])
+        return (dout[:, None, :] @ rows)[:, 0, :]
+
+
+class SparseEmbedding(Embedding):
+    """Embedding with row-sparse gradients: the same values and gradients, less work per step.
+
+    W: (V, D); forward as :class:`Embedding`. backward(dout) clears only the
+    rows its previous call wrote (not all V) before adding the new gradient,
+    and leaves in ``grad_rows[0]`` the sorted distinct ids it wrote, so
+    ``grads[0]`` is zero outside those rows.
+    """
+
+    def __init__(self, W: Array) -> None:
+        super().__init__(W)
+        xp = backend.array_module(W)
+        self.grad_rows = [xp.zeros(0, dtype=xp.int64)]
+        self._seen = xp.zeros(W.shape[0], dtype=bool)  # (V,) scratch mask, all False between calls
 
     def backward(self, dout: Array) -> None:
         (dW,) = self.grads
@@ -88,53 +148,24 @@ class Embedding:
     def _distinct(self, idx: Array) -> Array:
         """The sorted distinct ids in idx: marking them in a V-long mask beats sorting them."""
         xp = backend.array_module(idx)
-        if self._seen is None or self._seen.shape[0] != self.params[0].shape[0]:
-            self._seen = xp.zeros(self.params[0].shape[0], dtype=bool)
         self._seen[idx] = True
         rows = xp.flatnonzero(self._seen)
         self._seen[rows] = False
         return rows
 
 
-@model_answer("embedding_dot", chapter="ch04", methods=("forward", "backward"), derivation=True)
-class EmbeddingDot:
-    """Dot products of hidden vectors with chosen rows of W: out[n, k] = h[n] · W[idx[n, k]].
+class SparseEmbeddingDot(EmbeddingDot):
+    """EmbeddingDot that reads W through a :class:`SparseEmbedding`, so it has ``grad_rows`` too.
 
-    W: (V, H). forward(h, idx): h (N, H); idx (N,) -> out (N,), or idx (N, K)
-    -> out (N, K) (e.g. the true word and K - 1 negative words per example).
-    backward(dout) -> dh (N, H); the gradient of W goes to the rows used.
-    ``grad_rows`` as for :class:`Embedding`.
+    Shapes, values and gradients as :class:`EmbeddingDot`.
     """
 
-    param_names = ("W",)
-
     def __init__(self, W: Array) -> None:
-        self.embed = Embedding(W)
+        self.embed = SparseEmbedding(W)
         self.params = self.embed.params
         self.grads = self.embed.grads
         self.grad_rows = self.embed.grad_rows
         self.cache = None
-
-    def forward(self, h: Array, idx: Array) -> Array:
-        check_ids(idx, "EmbeddingDot.forward")
-        if h.ndim != 2 or idx.ndim not in (1, 2) or idx.shape[0] != h.shape[0]:
-            raise ValueError(
-                f"EmbeddingDot.forward expects h (N, H) and idx (N,) or (N, K); got h {h.shape}, "
-                f"idx {idx.shape}."
-            )
-        target_W = self.embed.forward(idx)
-        self.cache = (h, target_W)
-        if idx.ndim == 1:
-            return (target_W * h).sum(axis=1)
-        return (target_W @ h[:, :, None])[:, :, 0]
-
-    def backward(self, dout: Array) -> Array:
-        h, target_W = self.cache
-        if dout.ndim == 1:
-            self.embed.backward(dout[:, None] * h)
-            return dout[:, None] * target_W
-        self.embed.backward(dout[:, :, None] * h[:, None, :])
-        return (dout[:, None, :] @ target_W)[:, 0, :]
 
 
 # --------------------------------------------------------------------------
@@ -178,6 +209,7 @@ validate.guard(
     forward=_check_embedding_forward,
     backward=_check_embedding_backward,
 )
+validate.guard(SparseEmbedding, backward=_check_embedding_backward)
 validate.guard(
     EmbeddingDot,
     __init__=_check_embedding_init,

@@ -4,7 +4,9 @@ Instead of a softmax over all V words, the model scores the true word and
 ``sample_size`` "negative" words drawn at random, and learns to say yes to
 the first and no to the others. ``UnigramSampler`` draws the negatives;
 ``NegativeSamplingLoss`` scores them with one ``EmbeddingDot`` and returns
-the summed binary cross-entropy.
+the summed binary cross-entropy. ``SparseNegativeSamplingLoss`` is the same
+loss on the row-sparse ``SparseEmbeddingDot`` (it has ``grad_rows``), for
+training.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from course import backend, validate
 from course.answers import model_answer
 from course.functions import sigmoid
-from course.layers.embedding import EmbeddingDot
+from course.layers.embedding import EmbeddingDot, SparseEmbeddingDot
 
 Array = Any
 
@@ -86,7 +88,13 @@ def softplus(x: Array) -> Array:
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
-@model_answer("negative_sampling_loss", chapter="ch04", methods=("forward", "backward"), derivation=True)
+@model_answer(
+    "negative_sampling_loss",
+    chapter="ch04",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.negative_sampling:SparseNegativeSamplingLoss",),
+)
 class NegativeSamplingLoss:
     """Loss of word2vec with negative sampling.
 
@@ -94,12 +102,12 @@ class NegativeSamplingLoss:
     ``power`` and ``sample_size`` as for :class:`UnigramSampler`.
 
     forward(h, target): h (N, H) hidden vectors, target (N,) true word ids.
-    Scores s = h · W[w] for the true word and ``sample_size`` negatives, and
-    returns the scalar loss
+    Scores s = h · W[w] for the true word (label 1) and ``sample_size``
+    negatives (label 0), and returns the scalar loss
     (1/N) * sum_n [ -log sigmoid(s_true) - sum_k log sigmoid(-s_neg_k) ],
-    the book's sum of one sigmoid cross-entropy per column.
-    backward(dout=1) -> dh (N, H); the gradient of W lands only on the rows
-    scored (``grad_rows`` as for ``Embedding``).
+    one sigmoid cross-entropy per scored word, summed over the words and
+    averaged over the examples. backward(dout=1) -> dh (N, H); the gradient
+    of W lands only on the rows scored.
     """
 
     param_names = ("W",)
@@ -115,32 +123,39 @@ class NegativeSamplingLoss:
         self.embed_dot = EmbeddingDot(W)
         self.params = self.embed_dot.params
         self.grads = self.embed_dot.grads
-        self.grad_rows = self.embed_dot.grad_rows
         self.cache = None
 
     def forward(self, h: Array, target: Array) -> Array:
         xp = backend.array_module(h)
-        if target.ndim != 1 or h.ndim != 2 or target.shape[0] != h.shape[0]:
-            raise ValueError(
-                f"NegativeSamplingLoss.forward expects h (N, H) and target (N,); got h {h.shape}, "
-                f"target {target.shape}."
-            )
         negative = self.sampler.get_negative_sample(target)
-        idx = xp.concatenate([target[:, None], negative], axis=1)  # (N, 1 + sample_size)
+        idx = xp.concatenate([target[:, None], negative], axis=1)  # (N, 1 + K): the true word first
         score = self.embed_dot.forward(h, idx)
-        # Column 0 is the true word (label 1), the others are negatives (label 0).
-        sign = xp.ones((1, idx.shape[1]), dtype=score.dtype)
-        sign[0, 1:] = -1
-        n = h.shape[0]
-        self.cache = (sigmoid(score), n)
-        return softplus(-sign * score).sum() / n
+        label = xp.zeros_like(score)
+        label[:, 0] = 1
+        self.cache = (sigmoid(score), label)
+        # -log sigmoid(s) = softplus(-s) when the label is 1, -log(1 - sigmoid(s)) = softplus(s) when 0.
+        return (softplus(score) - label * score).sum() / h.shape[0]
 
     def backward(self, dout: Array = 1) -> Array:
-        y, n = self.cache
-        dscore = y.copy()
-        dscore[:, 0] -= 1
-        dscore *= dout / n
+        y, label = self.cache
+        dscore = (y - label) * (dout / y.shape[0])
         return self.embed_dot.backward(dscore)
+
+
+class SparseNegativeSamplingLoss(NegativeSamplingLoss):
+    """NegativeSamplingLoss scoring through a :class:`SparseEmbeddingDot`, so it has ``grad_rows``.
+
+    Arguments, shapes, values and gradients as :class:`NegativeSamplingLoss`;
+    after backward, ``grad_rows[0]`` holds the rows of W scored (targets and
+    negatives) and ``grads[0]`` is zero elsewhere.
+    """
+
+    def __init__(self, W: Array, corpus: Array, power: float = 0.75, sample_size: int = 5) -> None:
+        super().__init__(W, corpus, power=power, sample_size=sample_size)
+        # The same scores, read through the row-sparse lookup.
+        self.embed_dot = SparseEmbeddingDot(W)
+        self.grads = self.embed_dot.grads
+        self.grad_rows = self.embed_dot.grad_rows
 
 
 # --------------------------------------------------------------------------

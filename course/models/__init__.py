@@ -10,7 +10,14 @@ from course.models.rnnlm import (
     from_preset,
 )
 from course.models.two_layer_net import TwoLayerNet
-from course.models.word2vec import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
+from course.models.word2vec import (
+    CBOW,
+    SimpleCBOW,
+    SimpleSkipGram,
+    SkipGram,
+    SparseCBOW,
+    SparseSkipGram,
+)
 
 __all__ = [
     "CBOW",
@@ -23,6 +30,8 @@ __all__ = [
     "SimpleRnnlm",
     "SimpleSkipGram",
     "SkipGram",
+    "SparseCBOW",
+    "SparseSkipGram",
     "TwoLayerNet",
     "from_preset",
 ]

@@ -4,7 +4,14 @@
   layers and a softmax over the whole vocabulary: the models of the small
   examples, written the way the chapter draws them.
 * ``CBOW`` and ``SkipGram`` look words up with ``Embedding`` and replace the
-  softmax by ``NegativeSamplingLoss``: fast enough for the Penn Treebank.
+  softmax by ``NegativeSamplingLoss``. They share one skeleton (the
+  parameters and layers built by ``CBOW.__init__``) and differ only in how
+  forward and backward wire them: CBOW predicts the target from the mean of
+  its context words, skip-gram predicts each context word from the target.
+* ``SparseCBOW`` and ``SparseSkipGram`` are the same models on row-sparse
+  layers (``SparseEmbedding``, ``SparseNegativeSamplingLoss``): same values
+  and gradients, plus ``grad_rows``, so that a training step costs O(rows
+  used), not O(V). These are the ones to train on the Penn Treebank.
 
 Every model has ``params`` = [W_in, W_out], ``grads`` (same order),
 ``forward(contexts, target) -> loss``, ``backward(dout=1)`` and ``word_vecs``
@@ -25,8 +32,8 @@ from typing import Any
 from course import backend, validate
 from course.answers import model_answer
 from course.layers.basic import MatMul, SoftmaxWithLoss
-from course.layers.embedding import Embedding
-from course.layers.negative_sampling import NegativeSamplingLoss
+from course.layers.embedding import Embedding, SparseEmbedding
+from course.layers.negative_sampling import NegativeSamplingLoss, SparseNegativeSamplingLoss
 
 Array = Any
 
@@ -158,19 +165,25 @@ class SimpleSkipGram:
         self.in_layer.backward(self.out_layer.backward(dscore))
 
 
-@model_answer("cbow", chapter="ch04", methods=("forward", "backward"), derivation=True)
+@model_answer(
+    "cbow",
+    chapter="ch04",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.models.word2vec:SparseCBOW",),
+)
 class CBOW:
     """Continuous bag of words with embeddings and negative sampling.
 
     h (N, H) is the mean of the context words' rows of W_in (V, H); the loss
     asks h · W_out[target] to be high and h · W_out[negative] low for
     ``sample_size`` negatives drawn from the corpus's unigram counts ** power.
-    forward(contexts (N, C) ids, target (N,) ids) -> scalar loss.
+    forward(contexts (N, C) ids, target (N,) ids) -> scalar loss, with
+    C = 2 * window_size. backward(dout=1) writes the gradients of W_in and
+    W_out into ``grads``.
 
     One Embedding looks up all C context positions at once, so W_in is listed
-    once and its gradient already sums over the positions. ``grad_rows``
-    gives, per parameter, the rows the last backward touched; the Trainer
-    hands them to the optimizer so a step costs O(rows used), not O(V).
+    once and its gradient already sums over the positions.
     """
 
     param_names = ("W_in", "W_out")
@@ -193,43 +206,69 @@ class CBOW:
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size)
         self.params = [W_in, W_out]
         self.grads = [self.in_layer.grads[0], self.ns_loss.grads[0]]
-        self._n_context = 0
 
     @property
     def word_vecs(self) -> Array:
         """(V, H): the vector of word id i is row i of W_in."""
         return self.params[0]
 
-    @property
-    def grad_rows(self) -> list[Array]:
-        """Per parameter, the row ids where the last backward left non-zero gradient."""
-        return [self.in_layer.grad_rows[0], self.ns_loss.grad_rows[0]]
-
     def forward(self, contexts: Array, target: Array) -> Array:
         check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
-        self._n_context = contexts.shape[1]
-        h = self.in_layer.forward(contexts).mean(axis=1)
+        h = self.in_layer.forward(contexts).mean(axis=1)  # (N, C, H) -> (N, H)
         return self.ns_loss.forward(h, target)
 
     def backward(self, dout: float = 1) -> None:
-        xp = backend.array_module(self.params[0])
-        dh = self.ns_loss.backward(dout) / self._n_context
-        n, H = dh.shape
-        self.in_layer.backward(xp.broadcast_to(dh[:, None, :], (n, self._n_context, H)))
+        C = 2 * self.window_size
+        dh = self.ns_loss.backward(dout)  # (N, H)
+        xp = backend.array_module(dh)
+        self.in_layer.backward(xp.repeat(dh[:, None, :] / C, C, axis=1))
 
 
-class SkipGram:
+@model_answer(
+    "skip_gram",
+    chapter="ch04",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.models.word2vec:SparseSkipGram",),
+)
+class SkipGram(CBOW):
     """Skip-gram with embeddings and negative sampling: predict each context word from the target.
 
-    h = W_in[target] (N, H) is scored against each of the C context words and
-    ``sample_size`` negatives for each of them. forward(contexts (N, C) ids,
-    target (N,) ids) -> the sum over the C positions of the negative-sampling
-    loss. W_out is shared by the C positions: one NegativeSamplingLoss scores
-    all N * C (hidden, context) pairs at once, so W_out is listed once.
-    ``grad_rows`` as for :class:`CBOW`.
+    The parameters and layers are CBOW's (its ``__init__``); only the wiring
+    differs. h = W_in[target] (N, H) is scored against each of the
+    C = 2 * window_size context words, with ``sample_size`` negatives for
+    each. forward(contexts (N, C) ids, target (N,) ids) -> the sum over the C
+    positions of the negative-sampling loss (each a mean over the N examples).
+    One call of ``self.ns_loss`` scores all N * C (hidden vector, context
+    word) pairs, row n * C + c pairing example n with its c-th context word,
+    so W_out is listed once. backward(dout=1) writes both gradients.
     """
 
-    param_names = ("W_in", "W_out")
+    def forward(self, contexts: Array, target: Array) -> Array:
+        check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
+        C = contexts.shape[1]
+        h = self.in_layer.forward(target)  # (N, H)
+        xp = backend.array_module(h)
+        # The loss layer averages over its N * C rows; the C positions add up, hence the factor C.
+        return C * self.ns_loss.forward(xp.repeat(h, C, axis=0), contexts.reshape(-1))
+
+    def backward(self, dout: float = 1) -> None:
+        C = 2 * self.window_size
+        dh = self.ns_loss.backward(C * dout)  # (N * C, H), row n * C + c
+        self.in_layer.backward(dh.reshape(-1, C, dh.shape[1]).sum(axis=1))
+
+
+class RowSparse:
+    """The fast word2vec models' part: row-sparse layers on the same weights, and ``grad_rows``.
+
+    Mixed in before CBOW or SkipGram, it lets their ``__init__`` build the
+    weights (the same random draws) and then reads them through
+    :class:`SparseEmbedding` and :class:`SparseNegativeSamplingLoss`, which
+    compute the same values and gradients but clear and record only the rows
+    a batch uses. ``grad_rows`` gives, per parameter, the row ids where the
+    last backward left non-zero gradient; the Trainer hands them to the
+    optimizer so a step costs O(rows used), not O(V).
+    """
 
     def __init__(
         self,
@@ -241,39 +280,24 @@ class SkipGram:
         power: float = 0.75,
         dtype: str = "float32",
     ) -> None:
-        V, H = int(vocab_size), int(hidden_size)
-        W_in = backend.randn(V, H, scale=0.01, dtype=dtype)
-        W_out = backend.randn(V, H, scale=0.01, dtype=dtype)
-        self.window_size = int(window_size)
-        self.in_layer = Embedding(W_in)
-        self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size)
-        self.params = [W_in, W_out]
+        super().__init__(vocab_size, hidden_size, window_size, corpus, sample_size, power, dtype)
+        W_in, W_out = self.params
+        self.in_layer = SparseEmbedding(W_in)
+        self.ns_loss = SparseNegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size)
         self.grads = [self.in_layer.grads[0], self.ns_loss.grads[0]]
-        self._n_context = 0
-
-    @property
-    def word_vecs(self) -> Array:
-        """(V, H): the vector of word id i is row i of W_in."""
-        return self.params[0]
 
     @property
     def grad_rows(self) -> list[Array]:
         """Per parameter, the row ids where the last backward left non-zero gradient."""
         return [self.in_layer.grad_rows[0], self.ns_loss.grad_rows[0]]
 
-    def forward(self, contexts: Array, target: Array) -> Array:
-        check_batch(contexts, target, 2 * self.window_size, type(self).__name__)
-        xp = backend.array_module(self.params[0])
-        C = contexts.shape[1]
-        self._n_context = C
-        h = self.in_layer.forward(target)
-        # Row n * C + c pairs example n's hidden vector with its c-th context word.
-        return C * self.ns_loss.forward(xp.repeat(h, C, axis=0), contexts.reshape(-1))
 
-    def backward(self, dout: float = 1) -> None:
-        C = self._n_context
-        dh = self.ns_loss.backward(dout * C)
-        self.in_layer.backward(dh.reshape(-1, C, dh.shape[1]).sum(axis=1))
+class SparseCBOW(RowSparse, CBOW):
+    """:class:`CBOW` on row-sparse layers (see :class:`RowSparse`): the one to train on large corpora."""
+
+
+class SparseSkipGram(RowSparse, SkipGram):
+    """:class:`SkipGram` on row-sparse layers (see :class:`RowSparse`): the one to train on large corpora."""
 
 
 # --------------------------------------------------------------------------
@@ -327,4 +351,4 @@ def _check_simple_backward(self: Any, dout: float = 1) -> None:
 validate.guard(SimpleCBOW, __init__=_check_sizes, backward=_check_simple_backward)
 validate.guard(SimpleSkipGram, __init__=_check_sizes, backward=_check_simple_backward)
 validate.guard(CBOW, __init__=_check_sizes, forward=_check_fast_batch, backward=_check_fast_backward)
-validate.guard(SkipGram, __init__=_check_sizes, forward=_check_fast_batch, backward=_check_fast_backward)
+validate.guard(SkipGram, forward=_check_fast_batch, backward=_check_fast_backward)
