@@ -15,8 +15,12 @@ from course.layers.basic import (
     Softmax,
     SoftmaxWithLoss,
 )
-from course.layers.embedding import Embedding, EmbeddingDot
-from course.layers.negative_sampling import NegativeSamplingLoss, UnigramSampler
+from course.layers.embedding import Embedding, EmbeddingDot, SparseEmbedding, SparseEmbeddingDot
+from course.layers.negative_sampling import (
+    NegativeSamplingLoss,
+    SparseNegativeSamplingLoss,
+    UnigramSampler,
+)
 from course.layers.recurrent import GRU, LSTM, RNN
 from course.layers.time import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
 from course.layers.time_gru import TimeGRU
@@ -40,6 +44,9 @@ __all__ = [
     "SigmoidWithLoss",
     "Softmax",
     "SoftmaxWithLoss",
+    "SparseEmbedding",
+    "SparseEmbeddingDot",
+    "SparseNegativeSamplingLoss",
     "TimeAffine",
     "TimeBiLSTM",
     "TimeDropout",
