@@ -223,52 +223,46 @@ def negative_sampling_loss(NegativeSamplingLoss: Any, seed: int = 44) -> None:
             )
 
 
-def cbow(CBOW: Any, seed: int = 45) -> None:
-    """CBOW with negative sampling: gradients of W_in and W_out, agreement with the reference."""
+def _model(answer: Any, reference: type, name: str, shapes: list, seed: int, loss_hint: str = "") -> None:
+    """A negative-sampling model against numerical gradients and the reference, on each (V, H, window, n).
+
+    ``loss_hint`` is added to the message when the loss differs from the reference's.
+    """
     rng = host_rng(seed)
     np = backend.host()
-    with parts(CBOW, "CBOW"):
-        for V, H, window, n in ((6, 3, 1, 4), (9, 2, 2, 3), (5, 4, 1, 1)):
-            corpus = _ids(rng, V, (40,))
-            corpus[:V] = np.arange(V)
-            contexts, target = _ids(rng, V, (n, 2 * window)), _ids(rng, V, (n,))
-            what = f"CBOW(V={V}, H={H}, window_size={window}) on {n} examples"
-            args = (V, H, window, corpus)
-            student, _ = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
-            _seed_everywhere(seed)
-            assert_gradients_ok(student, contexts, target, check_inputs=False, dout=1.0, what=what)
-            student, reference = twins(CBOW, ref_models.CBOW, rng, *args, sample_size=2, dtype="float64")
-            same_model(student, reference, (contexts, target), what)
-
-
-def skip_gram(SkipGram: Any, seed: int = 46) -> None:
-    """Skip-gram with negative sampling: gradients of W_in and W_out, agreement with the reference."""
-    rng = host_rng(seed)
-    np = backend.host()
-    # Random sizes: V words, H hidden, the window (C = 2 * window context words), n examples.
-    shapes = [
-        tuple(int(rng.integers(lo, hi)) for lo, hi in ((3, 10), (1, 5), (1, 4), (1, 6))) for _ in range(4)
-    ]
-    with parts(SkipGram, "SkipGram"):
+    with parts(answer, name):
         for V, H, window, n in shapes:
             corpus = _ids(rng, V, (40,))
             corpus[:V] = np.arange(V)
             contexts, target = _ids(rng, V, (n, 2 * window)), _ids(rng, V, (n,))
-            what = f"SkipGram(V={V}, H={H}, window_size={window}) on {n} examples"
+            what = f"{name}(V={V}, H={H}, window_size={window}) on {n} examples"
             args = (V, H, window, corpus)
-            student, _ = twins(SkipGram, ref_models.SkipGram, rng, *args, sample_size=2, dtype="float64")
+            student, _ = twins(answer, reference, rng, *args, sample_size=2, dtype="float64")
             _seed_everywhere(seed)
             assert_gradients_ok(student, contexts, target, check_inputs=False, dout=1.0, what=what)
-            student, reference = twins(
-                SkipGram, ref_models.SkipGram, rng, *args, sample_size=2, dtype="float64"
-            )
+            student, ref = twins(answer, reference, rng, *args, sample_size=2, dtype="float64")
             try:
-                same_model(student, reference, (contexts, target), what)
+                same_model(student, ref, (contexts, target), what)
             except AssertionError as exc:
-                if "the loss should be" not in str(exc):
+                if not loss_hint or "the loss should be" not in str(exc):
                     raise
-                raise AssertionError(
-                    f"{exc} Score all N * C pairs with one call of self.ns_loss, in the order of "
-                    "contexts.reshape(-1) (row n * C + c is example n with its c-th context word), so that "
-                    "the negatives are drawn as the reference draws them."
-                ) from None
+                raise AssertionError(f"{exc} {loss_hint}") from None
+
+
+def cbow(CBOW: Any, seed: int = 45) -> None:
+    """CBOW with negative sampling: gradients of W_in and W_out, agreement with the reference."""
+    _model(CBOW, ref_models.CBOW, "CBOW", [(6, 3, 1, 4), (9, 2, 2, 3), (5, 4, 1, 1)], seed)
+
+
+def skip_gram(SkipGram: Any, seed: int = 46) -> None:
+    """Skip-gram with negative sampling: gradients of W_in and W_out, agreement with the reference."""
+    rng = host_rng(seed + 100)
+    # Random sizes: V words, H hidden, the window (C = 2 * window context words), n examples.
+    bounds = ((3, 10), (1, 5), (1, 4), (1, 6))
+    shapes = [tuple(int(rng.integers(lo, hi)) for lo, hi in bounds) for _ in range(4)]
+    hint = (
+        "Score all N * C pairs with one call of self.ns_loss, in the order of contexts.reshape(-1) "
+        "(row n * C + c is example n with its c-th context word), so that the negatives are drawn as "
+        "the reference draws them."
+    )
+    _model(SkipGram, ref_models.SkipGram, "SkipGram", shapes, seed, loss_hint=hint)
