@@ -22,10 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course import generate as decoding
 from course.answers import model_answer
 from course.datasets.sequence import lengths as row_lengths
+from course.functions import log_softmax
 from course.layers.time import TimeAffine, TimeEmbedding, TimeSoftmaxWithLoss
-from course.layers.time_lstm import TimeLSTM
+from course.layers.time_lstm import FusedTimeLSTM
 
 Array = Any
 
@@ -162,7 +164,7 @@ class Encoder:
     ) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
         self.embed = TimeEmbedding(char_vectors(V, D))
-        self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=False)
+        self.lstm = FusedTimeLSTM(*lstm_weights(D, H), stateful=False)
         self.pad_id = pad_id
         self.params, self.grads, self.param_names = collect([("embed", self.embed), ("lstm", self.lstm)])
         self.hs: Array | None = None
@@ -190,28 +192,22 @@ class Encoder:
 class Decoder:
     """Embedding -> LSTM (started from the encoder's h) -> Affine.
 
-    forward(xs (N, T') ids, h (N, H)) -> scores (N, T', V); backward -> dh (N, H).
+    forward(xs (N, T') ids, h (N, H)) -> scores (N, T', V).
+    backward(dscore (N, T', V)) -> dh (N, H).
     generate(h, start_id, sample_size) -> ids (N, sample_size), greedy.
     """
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
         self.embed = TimeEmbedding(char_vectors(V, D))
-        self.lstm = TimeLSTM(*lstm_weights(D, H), stateful=True)
+        self.lstm = FusedTimeLSTM(*lstm_weights(D, H), stateful=True)
         self.affine = TimeAffine(backend.randn(H, V, scale=1 / H**0.5), backend.zeros(V))
         named = [("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine)]
         self.params, self.grads, self.param_names = collect(named)
 
-    def _step_input(self, x: Array, h: Array) -> Array:
-        return self.embed.forward(x)
-
-    def _scores(self, out: Array, h: Array) -> Array:
-        return self.affine.forward(out)
-
     def forward(self, xs: Array, h: Array) -> Array:
         self.lstm.set_state(h)
-        out = self.lstm.forward(self._step_input(xs, h))
-        return self._scores(out, h)
+        return self.affine.forward(self.lstm.forward(self.embed.forward(xs)))
 
     def backward(self, dscore: Array) -> Array:
         dout = self.affine.backward(dscore)
@@ -220,55 +216,71 @@ class Decoder:
 
     def generate(self, h: Array, start_id: int, sample_size: int) -> Array:
         xp = backend.array_module(h)
-        x = xp.full((h.shape[0], 1), start_id, dtype=xp.int32)
-        self.lstm.set_state(h)
-        out = []
+        ids = xp.full((h.shape[0], 1), start_id, dtype=xp.int32)
         for _ in range(sample_size):
-            scores = self._scores(self.lstm.forward(self._step_input(x, h)), h)
-            x = scores.argmax(axis=-1).astype(xp.int32)
-            out.append(x)
-        return xp.concatenate(out, axis=1)
+            # The answer so far is read again at every step: answers are short, and
+            # any decoder with this forward (the peeky one too) generates this way.
+            best = self.forward(ids, h)[:, -1].argmax(axis=-1).astype(xp.int32)
+            ids = xp.concatenate([ids, best[:, None]], axis=1)
+        return ids[:, 1:]
 
 
-@model_answer(
-    "peeky_decoder", chapter="ch07", methods=("_step_input", "_scores", "backward"), derivation=True
-)
+@model_answer("peeky_decoder", chapter="ch07", methods=("forward", "backward"), derivation=True)
 class PeekyDecoder(Decoder):
     """A decoder that sees the encoder's h at every step, not only at the start.
 
-    h is concatenated to the LSTM input and to the LSTM output before the
-    Affine layer: LSTM input D + H, Affine input 2H.
+    At every step h is put in front of the LSTM's input (D + H values) and in
+    front of the LSTM's output on its way to the Affine layer (2H values).
+    forward(xs (N, T') ids, h (N, H)) -> scores (N, T', V).
+    backward(dscore (N, T', V)) -> dh (N, H). generate is the Decoder's.
     """
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
         self.embed = TimeEmbedding(char_vectors(V, D))
-        self.lstm = TimeLSTM(*lstm_weights(D + H, H), stateful=True)
+        self.lstm = FusedTimeLSTM(*lstm_weights(D + H, H), stateful=True)
         self.affine = TimeAffine(backend.randn(2 * H, V, scale=1 / (2 * H) ** 0.5), backend.zeros(V))
         named = [("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine)]
         self.params, self.grads, self.param_names = collect(named)
         self.H = H
 
-    @staticmethod
-    def _with_h(h: Array, out: Array) -> Array:
-        xp = backend.array_module(out)
-        hs = xp.broadcast_to(h[:, None, :], (*out.shape[:2], h.shape[1]))
-        return xp.concatenate([hs, out], axis=2)
-
-    def _step_input(self, x: Array, h: Array) -> Array:
-        return self._with_h(h, self.embed.forward(x))
-
-    def _scores(self, out: Array, h: Array) -> Array:
-        return self.affine.forward(self._with_h(h, out))
+    def forward(self, xs: Array, h: Array) -> Array:
+        xp = backend.array_module(h)
+        hs = xp.repeat(h[:, None, :], xs.shape[1], axis=1)  # (N, T', H): h at every step
+        self.lstm.set_state(h)
+        out = self.lstm.forward(xp.concatenate([hs, self.embed.forward(xs)], axis=2))
+        return self.affine.forward(xp.concatenate([hs, out], axis=2))
 
     def backward(self, dscore: Array) -> Array:
         H = self.H
-        dout = self.affine.backward(dscore)
-        dh_affine, dout = dout[:, :, :H], dout[:, :, H:]
-        dx = self.lstm.backward(dout)
-        dh_lstm, dembed = dx[:, :, :H], dx[:, :, H:]
+        dcat = self.affine.backward(dscore)
+        dh_affine, dout = dcat[:, :, :H], dcat[:, :, H:]
+        dcat = self.lstm.backward(dout)
+        dh_lstm, dembed = dcat[:, :, :H], dcat[:, :, H:]
         self.embed.backward(dembed)
         return self.lstm.dh + dh_affine.sum(axis=1) + dh_lstm.sum(axis=1)
+
+
+class AnswerScorer:
+    """A seq2seq model's next-character log-probabilities for beam search.
+
+    Built from a model and its questions xs (N, T), which it encodes once;
+    called with answer prefixes (N, B, t) (B prefixes per question, each
+    starting with the start symbol), it returns the log-probabilities of every
+    next character, (N, B, V). Each call reads the prefixes from the start:
+    answers are a few characters long.
+    """
+
+    def __init__(self, model: Any, xs: Array) -> None:
+        self.decoder = model.decoder
+        self.h = model.encoder.forward(xs)
+
+    def __call__(self, prefixes: Array) -> Array:
+        xp = backend.array_module(prefixes)
+        N, B, t = prefixes.shape
+        h = xp.repeat(self.h, B, axis=0)  # row n * B + b answers question n
+        scores = self.decoder.forward(prefixes.reshape(N * B, t), h)[:, -1]
+        return log_softmax(scores).reshape(N, B, -1)
 
 
 class Seq2seq:
@@ -308,6 +320,18 @@ class Seq2seq:
         h = self.encoder.forward(xs)
         return cut_at_end(self.decoder.generate(h, start_id, sample_size), self.pad_id)
 
+    def beam_search(self, xs: Array, start_id: int, sample_size: int, beam_width: int) -> Array:
+        """The most likely answers (N, sample_size) that a beam of beam_width finds.
+
+        beam_width=1 gives generate's greedy answers; the padding id ends an answer.
+        """
+        xp = backend.array_module(xs)
+        start = xp.full(xs.shape[0], start_id, dtype=xp.int32)
+        ids, _ = decoding.beam_search(
+            AnswerScorer(self, xs), start, sample_size, beam_width, end_id=self.pad_id
+        )
+        return ids[:, 0].astype(xp.int32)
+
 
 class PeekySeq2seq(Seq2seq):
     """Seq2seq with a PeekyDecoder."""
@@ -315,7 +339,18 @@ class PeekySeq2seq(Seq2seq):
     decoder_class = PeekyDecoder
 
 
+def check_beam_search(model: Any, xs: Array, start_id: int, sample_size: int, beam_width: int) -> None:
+    """beam_search's arguments: generate's, and a beam width >= 1."""
+    check_generate(model, xs, start_id, sample_size)
+    validate.check_count(beam_width, f"{type(model).__name__}.beam_search", "beam_width")
+
+
 # Inputs are checked once, where a batch enters the model (see course.validate.guard).
 validate.guard(
-    Seq2seq, __init__=check_sizes, forward=check_batch, backward=check_backward, generate=check_generate
+    Seq2seq,
+    __init__=check_sizes,
+    forward=check_batch,
+    backward=check_backward,
+    generate=check_generate,
+    beam_search=check_beam_search,
 )
