@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import html
-import json
 import re
 import subprocess
 import sys
@@ -233,13 +232,15 @@ def test_release_has_stubs_and_no_solutions_or_hidden_tests(course_root, chapter
 def _wrong_answer_copy(chapter: str, index: int, tmp_path: Path) -> tuple[Path, str]:
     grade_id, right, wrong = WRONG_ANSWERS[chapter][index]
     path = sorted((REPO / "notebooks" / chapter).glob("*.ipynb"))[0]
-    text = path.read_text()
-    assert json.dumps(right)[1:-1] in text, (
-        f"the wrong-answer edit {grade_id} for {chapter} no longer applies"
-    )
+    nb = nbformat.read(path, as_version=4)
+    # The first solution cell that has the text: a hint may quote the same line, and editing the hint
+    # would change nothing graded.
+    hits = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and right in c.source]
+    assert hits, f"the wrong-answer edit {grade_id} for {chapter} no longer applies"
+    hits[0].source = hits[0].source.replace(right, wrong, 1)
     out = tmp_path / str(index) / path.name
     out.parent.mkdir()
-    out.write_text(text.replace(json.dumps(right)[1:-1], json.dumps(wrong)[1:-1], 1))
+    nbformat.write(nb, out)
     return out, grade_id
 
 
