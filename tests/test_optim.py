@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from course import backend
-from course.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop, clip_grads
+from course.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop, clip_grads, clip_grads_sparse
 
 # p0 = [1, -2]; g1 = [0.5, -1]; g2 = [0.25, 0.5]. Expected values were worked out by
 # hand from each method's update rule (see the comments), not by running the code.
@@ -70,3 +70,18 @@ def test_clip_grads_leaves_small_gradients_alone(xp):
     grads = [xp.asarray([0.3, 0.4])]
     assert clip_grads(grads, max_norm=1.0) == pytest.approx(0.5)
     np.testing.assert_allclose(backend.to_host(grads[0]), [0.3, 0.4])
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 1.0, 1e6])
+def test_clip_grads_sparse_equals_clip_grads(xp, max_norm):
+    """Row-sparse clipping (only the listed rows are nonzero) gives the plain answer's norm and arrays."""
+    gen = np.random.default_rng(7)
+    shapes = [(6, 3), (4,), (2, 3, 2)]
+    host = [gen.standard_normal(s) for s in shapes]
+    host[0][[1, 3, 4]] = 0.0  # an embedding gradient: rows 0, 2 and 5 were touched
+    plain = [xp.asarray(g.copy()) for g in host]
+    sparse = [xp.asarray(g.copy()) for g in host]
+    rows = [xp.asarray([0, 2, 5]), None, None]
+    assert clip_grads_sparse(sparse, max_norm, rows) == pytest.approx(clip_grads(plain, max_norm), rel=1e-12)
+    for a, b in zip(sparse, plain, strict=True):
+        np.testing.assert_allclose(backend.to_host(a), backend.to_host(b), rtol=1e-12)

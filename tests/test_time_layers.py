@@ -13,6 +13,7 @@ from course.layers import (
     GRU,
     LSTM,
     RNN,
+    FusedTimeLSTM,
     FusedTimeRNN,
     TimeAffine,
     TimeBiLSTM,
@@ -26,7 +27,14 @@ from course.layers import (
 )
 from course.layers import time as time_layers
 
-RECURRENT = [(TimeRNN, RNN, 1), (FusedTimeRNN, RNN, 1), (TimeLSTM, LSTM, 4), (TimeGRU, GRU, 3)]
+LSTMS = (TimeLSTM, FusedTimeLSTM)
+RECURRENT = [
+    (TimeRNN, RNN, 1),
+    (FusedTimeRNN, RNN, 1),
+    (TimeLSTM, LSTM, 4),
+    (FusedTimeLSTM, LSTM, 4),
+    (TimeGRU, GRU, 3),
+]
 SHAPES = [(1, 1, 1, 1), (2, 4, 3, 2), (3, 6, 2, 3)]  # N, T, D, H
 
 
@@ -48,7 +56,7 @@ def _recurrent(xp, rng, cls, gates, D, H, stateful=False):
 
 
 def _state(xp, rng, cls, N, H):
-    return (_arr(xp, rng, N, H), _arr(xp, rng, N, H)) if cls is TimeLSTM else (_arr(xp, rng, N, H),)
+    return (_arr(xp, rng, N, H), _arr(xp, rng, N, H)) if cls in LSTMS else (_arr(xp, rng, N, H),)
 
 
 # --------------------------------------------------------------------- recurrent layers
@@ -64,7 +72,7 @@ def test_recurrent_gradcheck_through_all_steps_into_the_initial_state(
     xs = _arr(xp, rng, N, T, D)
     report = check_layer(WithInitialState(layer), xs, *_state(xp, rng, cls, N, H), max_coords=None)
     report.assert_ok()
-    expected = {"xs", "h0", "Wx", "Wh", "b"} | ({"c0"} if cls is TimeLSTM else set())
+    expected = {"xs", "h0", "Wx", "Wh", "b"} | ({"c0"} if cls in LSTMS else set())
     assert set(report.errors) == expected
 
 
@@ -101,7 +109,7 @@ def test_time_layer_equals_stepping_the_cell(xp, rng, cls, cell, gates):
         grads = [acc + _h(g) for acc, g in zip(grads, cells[t].grads, strict=True)]
     np.testing.assert_allclose(_h(dxs), np.stack([_h(d) for d in dx_steps], axis=1), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(_h(layer.dh), _h(dcarry[0]), rtol=1e-9, atol=1e-12)
-    if cls is TimeLSTM:
+    if cls in LSTMS:
         np.testing.assert_allclose(_h(layer.dc), _h(dcarry[1]), rtol=1e-9, atol=1e-12)
     for got, want in zip(layer.grads, grads, strict=True):
         np.testing.assert_allclose(_h(got), want, rtol=1e-9, atol=1e-12)
@@ -177,6 +185,45 @@ def test_fused_time_rnn_equals_the_plain_time_rnn(xp, rng):
         assert plain.h is None and fused.h is None
 
 
+def test_fused_time_lstm_equals_the_plain_time_lstm(xp, rng):
+    """FusedTimeLSTM (feature-major, one input product) computes exactly what TimeLSTM (a cell per step) does.
+
+    float64, random shapes; values, dxs, weight gradients, dh and dc; a stateful pair over two
+    calls (h and c carried into the second), with and without a given initial state.
+    """
+    for N, T, D, H in [tuple(int(v) for v in rng.integers(1, 7, 4)) for _ in range(4)]:
+        weights = [
+            _arr(xp, rng, D, 4 * H, scale=0.7),
+            _arr(xp, rng, H, 4 * H, scale=0.7),
+            _arr(xp, rng, 4 * H),
+        ]
+        plain = TimeLSTM(*[w.copy() for w in weights], stateful=True)
+        fused = FusedTimeLSTM(*[w.copy() for w in weights], stateful=True)
+        given = N % 2 == 1
+        if given:
+            h0, c0 = _arr(xp, rng, N, H), _arr(xp, rng, N, H)
+            plain.set_state(h0, c0)
+            fused.set_state(h0.copy(), c0.copy())
+        for call in range(2):
+            xs, dhs = _arr(xp, rng, N, T, D), _arr(xp, rng, N, T, H)
+            hs, hs_fused = _h(plain.forward(xs)), _h(fused.forward(xs))
+            assert hs.dtype == hs_fused.dtype == np.float64, (N, T, D, H, call)
+            np.testing.assert_allclose(hs_fused, hs, rtol=1e-12, atol=1e-14)
+            for got, want in ((fused.h, plain.h), (fused.c, plain.c)):
+                np.testing.assert_allclose(_h(got), _h(want), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(
+                _h(fused.backward(dhs)), _h(plain.backward(dhs)), rtol=1e-10, atol=1e-13
+            )
+            for got, want in zip(fused.grads, plain.grads, strict=True):
+                np.testing.assert_allclose(_h(got), _h(want), rtol=1e-10, atol=1e-13)
+            if given or call == 1:  # a zero start leaves the fused layer without state gradients
+                np.testing.assert_allclose(_h(fused.dh), _h(plain.dh), rtol=1e-10, atol=1e-13)
+                np.testing.assert_allclose(_h(fused.dc), _h(plain.dc), rtol=1e-10, atol=1e-13)
+        plain.reset_state()
+        fused.reset_state()
+        assert plain.h is None and plain.c is None and fused.h is None and fused.c is None
+
+
 def test_wrong_input_width_is_explained(xp, rng):
     with pytest.raises(ValueError, match=r"\(N, T, D\) with D = 3"):
         _recurrent(xp, rng, TimeLSTM, 4, 3, 2).forward(_arr(xp, rng, 2, 2, 5))
@@ -197,8 +244,8 @@ def test_bilstm_gradcheck_and_directions(xp, rng):
     report.assert_ok()
     assert len(report.rows) == 7
     out = _h(TimeBiLSTM(*weights).forward(xs))
-    left = _h(TimeLSTM(*weights[:3]).forward(xs))
-    right = _h(TimeLSTM(*weights[3:]).forward(xs[:, ::-1]))[:, ::-1]
+    left = _h(FusedTimeLSTM(*weights[:3]).forward(xs))
+    right = _h(FusedTimeLSTM(*weights[3:]).forward(xs[:, ::-1]))[:, ::-1]
     np.testing.assert_allclose(out, np.concatenate([left, right], axis=2), rtol=1e-12)
 
 
@@ -208,11 +255,14 @@ LENGTHS = [4, 0, 6, 1, 6]  # unsorted, with an empty row and rows running every 
 @pytest.mark.parametrize("stateful", [False, True])
 def test_lstm_with_lengths_gradcheck_through_all_steps_into_the_initial_state(xp, rng, stateful):
     N, T, D, H = len(LENGTHS), 6, 3, 2
-    layer = _recurrent(xp, rng, TimeLSTM, 4, D, H, stateful)
+    layer = _recurrent(xp, rng, FusedTimeLSTM, 4, D, H, stateful)
     xs = _arr(xp, rng, N, T, D)
     lengths = xp.asarray(LENGTHS)
     report = check_layer(
-        WithInitialState(layer), xs, *_state(xp, rng, TimeLSTM, N, H), forward_kwargs={"lengths": lengths}
+        WithInitialState(layer),
+        xs,
+        *_state(xp, rng, FusedTimeLSTM, N, H),
+        forward_kwargs={"lengths": lengths},
     )
     report.assert_ok()
     assert set(report.errors) == {"xs", "h0", "c0", "Wx", "Wh", "b"}
@@ -220,14 +270,14 @@ def test_lstm_with_lengths_gradcheck_through_all_steps_into_the_initial_state(xp
 
 def test_lstm_with_lengths_reads_each_row_alone_then_holds_its_state(xp, rng):
     N, T, D, H = len(LENGTHS), 6, 3, 4
-    layer = _recurrent(xp, rng, TimeLSTM, 4, D, H, stateful=True)
+    layer = _recurrent(xp, rng, FusedTimeLSTM, 4, D, H, stateful=True)
     xs = _arr(xp, rng, N, T, D)
-    h0, c0 = _state(xp, rng, TimeLSTM, N, H)
+    h0, c0 = _state(xp, rng, FusedTimeLSTM, N, H)
     layer.set_state(h0, c0)
     hs = _h(layer.forward(xs, lengths=xp.asarray(LENGTHS)))
     h_end, c_end = _h(layer.h), _h(layer.c)
     for n, L in enumerate(LENGTHS):
-        alone = _recurrent(xp, rng, TimeLSTM, 4, D, H, stateful=True)
+        alone = _recurrent(xp, rng, FusedTimeLSTM, 4, D, H, stateful=True)
         alone.params[:] = layer.params
         alone.set_state(h0[n : n + 1], c0[n : n + 1])
         if L:
@@ -247,8 +297,8 @@ def test_lstm_from_no_state_equals_an_explicit_zero_state_without_state_gradient
     """Starting from zeros skips step 0's products with Wh; nothing else may change."""
     N, T, D, H = len(LENGTHS), 6, 3, 4
     kwargs = {} if lengths is None else {"lengths": xp.asarray(lengths)}
-    implicit = _recurrent(xp, rng, TimeLSTM, 4, D, H)
-    explicit = TimeLSTM(*[p.copy() for p in implicit.params])
+    implicit = _recurrent(xp, rng, FusedTimeLSTM, 4, D, H)
+    explicit = FusedTimeLSTM(*[p.copy() for p in implicit.params])
     xs, dhs = _arr(xp, rng, N, T, D), _arr(xp, rng, N, T, H)
     explicit.set_state(xp.zeros((N, H)), xp.zeros((N, H)))
     (out, dxs), (out0, dxs0) = [
@@ -264,7 +314,7 @@ def test_lstm_from_no_state_equals_an_explicit_zero_state_without_state_gradient
 
 def test_lstm_outputs_survive_the_next_call(xp, rng):
     """The layer reuses its scratch arrays between calls; what it returns must not be one of them."""
-    layer = _recurrent(xp, rng, TimeLSTM, 4, 3, 2)
+    layer = _recurrent(xp, rng, FusedTimeLSTM, 4, 3, 2)
     for N, T in [(1, 1), (1, 4), (3, 4)]:
         first = layer.forward(_arr(xp, rng, N, T, 3))
         kept = _h(first).copy()
@@ -277,7 +327,7 @@ def test_lstm_outputs_survive_the_next_call(xp, rng):
 
 
 def test_lstm_lengths_must_fit_the_batch(xp, rng):
-    layer = _recurrent(xp, rng, TimeLSTM, 4, 3, 2)
+    layer = _recurrent(xp, rng, FusedTimeLSTM, 4, 3, 2)
     xs = _arr(xp, rng, 2, 4, 3)
     for bad in ([1, 5], [1, -1], [1, 2, 3], [1.0, 2.0]):
         with pytest.raises(ValueError, match="lengths must be 2 integers between 0 and 4"):

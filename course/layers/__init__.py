@@ -24,7 +24,7 @@ from course.layers.negative_sampling import (
 from course.layers.recurrent import GRU, LSTM, RNN
 from course.layers.time import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
 from course.layers.time_gru import TimeGRU
-from course.layers.time_lstm import TimeBiLSTM, TimeLSTM
+from course.layers.time_lstm import FusedTimeLSTM, TimeBiLSTM, TimeLSTM
 from course.layers.time_recurrent import WithInitialState
 from course.layers.time_rnn import FusedTimeRNN, TimeRNN
 
@@ -36,6 +36,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "EmbeddingDot",
+    "FusedTimeLSTM",
     "FusedTimeRNN",
     "MatMul",
     "NegativeSamplingLoss",

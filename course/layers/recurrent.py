@@ -101,7 +101,7 @@ class RNN:
     chapter="ch06",
     methods=("forward", "backward"),
     derivation=True,
-    twins=("course.layers.time_lstm:TimeLSTM",),
+    twins=("course.layers.time_lstm:FusedTimeLSTM",),
 )
 class LSTM:
     """Long short-term memory cell.

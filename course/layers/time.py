@@ -99,34 +99,30 @@ class TimeAffine:
         self.transposed = transposed
         self.x: Array | None = None
 
-    def _weight(self) -> Array:
-        """The (D, V) matrix the rows are multiplied with (a view when transposed)."""
-        W = self.params[0]
-        return W.T if self.transposed else W
-
     def forward(self, xs: Array) -> Array:
-        _, b = self.params
-        W = self._weight()
-        if xs.shape[-1] != W.shape[0]:
-            raise ValueError(f"TimeAffine: inputs have {xs.shape[-1]} features but W expects {W.shape[0]}.")
-        x = xs.reshape(-1, W.shape[0])
+        W, b = self.params
+        if self.transposed:
+            W = W.T  # a (D, V) view of the (V, D) embedding matrix: nothing is copied
+        N, T, D = xs.shape
+        x = xs.reshape(N * T, D)
         out = x @ W
         out += b
         self.x = x
-        return out.reshape(*xs.shape[:-1], W.shape[1])
+        return out.reshape(N, T, -1)
 
     def backward(self, dout: Array) -> Array:
-        W = self._weight()
+        W, _ = self.params
+        N, T, V = dout.shape
         x = self.x
-        d = dout.reshape(-1, W.shape[1])
-        xp = backend.array_module(d)
-        # Written straight into the gradient arrays: no (D, V) temporary.
+        d = dout.reshape(N * T, V)
         if self.transposed:
-            xp.matmul(d.T, x, out=self.grads[0])
+            self.grads[0][...] = d.T @ x
+            dx = d @ W
         else:
-            xp.matmul(x.T, d, out=self.grads[0])
-        xp.sum(d, axis=0, out=self.grads[1])
-        return (d @ W.T).reshape(*dout.shape[:-1], W.shape[0])
+            self.grads[0][...] = x.T @ d
+            dx = d @ W.T
+        self.grads[1][...] = d.sum(axis=0)
+        return dx.reshape(N, T, -1)
 
 
 class TimeSoftmaxWithLoss:
@@ -256,9 +252,9 @@ def _check_time_affine_init(self: Any, W: Array, b: Array, transposed: bool = Fa
 
 
 def _check_time_affine_forward(self: Any, xs: Array) -> None:
-    W = self._weight()
+    W = self.params[0].T if self.transposed else self.params[0]  # (D, V)
     validate.check_numeric(xs, "TimeAffine.forward", "xs", f"(N, T, D) with D = {W.shape[0]}")
-    if xs.ndim == 0 or xs.shape[-1] != W.shape[0]:
+    if xs.ndim != 3 or xs.shape[-1] != W.shape[0]:
         raise validate.ShapeError(
             f"TimeAffine: inputs have shape {tuple(xs.shape)}, so {xs.shape[-1] if xs.ndim else 0} features, "
             f"but W expects {W.shape[0]}: xs must be (N, T, D) with D = {W.shape[0]}."

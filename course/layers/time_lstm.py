@@ -1,7 +1,10 @@
-"""The LSTM over whole sequences (TimeLSTM), and two of them reading both ways (TimeBiLSTM).
+"""The LSTM over whole sequences: TimeLSTM (a loop over LSTM cells), FusedTimeLSTM, TimeBiLSTM.
 
-Speed: the input projection of all T steps is one matrix product before the
-loop; inside, arrays are feature-major, (T, 4H, N), so every gate block is
+``TimeLSTM`` is chapter 6's answer: one ``LSTM`` cell per step, the hidden
+and cell states carried forward, their gradients carried back. The models
+run ``FusedTimeLSTM``, which computes the same (a test proves it) faster: the
+input projection of all T steps is one matrix product before the loop;
+inside, arrays are feature-major, (T, 4H, N), so every gate block is
 contiguous memory; sequences of different lengths skip their padding
 (``lengths=``).
 """
@@ -11,9 +14,90 @@ from __future__ import annotations
 from typing import Any
 
 from course import backend, validate
+from course.answers import model_answer
+from course.layers.recurrent import LSTM, check_gate_shapes, zeros_like_all
 from course.layers.time_recurrent import TimeRecurrent
 
 Array = Any
+
+
+@model_answer(
+    "time_lstm",
+    chapter="ch06",
+    methods=("forward", "backward"),
+    derivation=True,
+    twins=("course.layers.time_lstm:FusedTimeLSTM",),
+)
+class TimeLSTM:
+    """The LSTM cell over T steps: one ``LSTM`` per step, in ``self.layers``.
+
+    Wx: (D, 4H), Wh: (H, 4H), b: (4H,), gate blocks ``[i, f, g, o]`` as in ``LSTM``.
+    forward(xs (N, T, D)) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D).
+
+    The first step starts from ``self.h`` and ``self.c`` (N, H), zeros when
+    None (``set_state(h, c)`` sets them, ``reset_state()`` forgets them). A
+    stateful layer keeps its last h and c there for the next forward
+    (truncated BPTT); a stateless one forgets them. After backward, ``dh`` and
+    ``dc`` (N, H) are the gradients with respect to the state the first step
+    started from.
+    """
+
+    param_names = ("Wx", "Wh", "b")
+
+    def __init__(self, Wx: Array, Wh: Array, b: Array, stateful: bool = False) -> None:
+        check_gate_shapes("TimeLSTM", Wx, Wh, b, 4)
+        self.params = [Wx, Wh, b]
+        self.grads = zeros_like_all(Wx, Wh, b)
+        self.layers: list[LSTM] = []
+        self.stateful = stateful
+        self.h: Array | None = None
+        self.c: Array | None = None
+        self.dh: Array | None = None
+        self.dc: Array | None = None
+
+    def set_state(self, h: Array, c: Array | None = None) -> None:
+        """Start the next forward from hidden state h (N, H) and cell state c (N, H) (None: zeros)."""
+        self.h, self.c = h, c
+
+    def reset_state(self) -> None:
+        """Forget the carried state: the next forward starts from zeros."""
+        self.h, self.c = None, None
+
+    def forward(self, xs: Array) -> Array:
+        xp = backend.array_module(xs)
+        Wx, Wh, b = self.params
+        N, T, _ = xs.shape
+        H = Wh.shape[0]
+        h = xp.zeros((N, H), dtype=xs.dtype) if self.h is None else self.h
+        c = xp.zeros_like(h) if self.c is None else self.c
+        hs = xp.empty((N, T, H), dtype=xs.dtype)
+        self.layers = []
+        for t in range(T):
+            layer = LSTM(Wx, Wh, b)
+            h, c = layer.forward(xs[:, t], h, c)
+            hs[:, t] = h
+            self.layers.append(layer)
+        # Stateful: the next block goes on from here. Stateless: the next forward starts from zeros.
+        self.h, self.c = (h, c) if self.stateful else (None, None)
+        return hs
+
+    def backward(self, dhs: Array) -> Array:
+        xp = backend.array_module(dhs)
+        N, T, H = dhs.shape
+        D = self.params[0].shape[0]
+        dxs = xp.empty((N, T, D), dtype=dhs.dtype)
+        dh = xp.zeros((N, H), dtype=dhs.dtype)
+        dc = xp.zeros_like(dh)
+        for grad in self.grads:
+            grad[...] = 0.0
+        for t in reversed(range(T)):
+            layer = self.layers[t]
+            # h_t went two ways: to the output at step t and into step t + 1.
+            dxs[:, t], dh, dc = layer.backward(dhs[:, t] + dh, dc)
+            for grad, step_grad in zip(self.grads, layer.grads, strict=True):
+                grad += step_grad
+        self.dh, self.dc = dh, dc
+        return dxs
 
 
 def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> Array:
@@ -28,8 +112,8 @@ def _lstm_gate_scale(xp: Any, H: int, dtype: Any) -> Array:
     return scale
 
 
-class TimeLSTM(TimeRecurrent):
-    """The LSTM cell over T steps (gate blocks ``[i, f, g, o]``, see ``course.layers.recurrent.LSTM``).
+class FusedTimeLSTM(TimeRecurrent):
+    """TimeLSTM, fast: the same answers, values and gradients, with ``lengths=`` for padded batches.
 
     Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
     forward(xs (N, T, D), lengths=None) -> hs (N, T, H); backward(dhs (N, T, H)) -> dxs (N, T, D).
@@ -151,7 +235,7 @@ class TimeLSTM(TimeRecurrent):
         L = host.asarray(backend.to_host(lengths)).reshape(-1)
         if L.shape != (N,) or L.dtype.kind not in "iu" or (N and (L.min() < 0 or L.max() > T)):
             raise ValueError(
-                f"TimeLSTM: lengths must be {N} integers between 0 and {T} (one per row), "
+                f"FusedTimeLSTM: lengths must be {N} integers between 0 and {T} (one per row), "
                 f"got {L.dtype} values of shape {L.shape}."
             )
         order = host.argsort(-L, kind="stable")
@@ -259,7 +343,7 @@ class TimeLSTM(TimeRecurrent):
 
 
 class TimeBiLSTM:
-    """A bidirectional LSTM: one TimeLSTM reads left to right, one right to left.
+    """A bidirectional LSTM: one FusedTimeLSTM reads left to right, one right to left.
 
     Wx1, Wh1, b1 (forward direction) and Wx2, Wh2, b2 (backward direction), each
     shaped as for TimeLSTM. forward(xs (N, T, D)) -> (N, T, 2H): at every step
@@ -271,8 +355,8 @@ class TimeBiLSTM:
     param_names = ("Wx_fwd", "Wh_fwd", "b_fwd", "Wx_bwd", "Wh_bwd", "b_bwd")
 
     def __init__(self, Wx1: Array, Wh1: Array, b1: Array, Wx2: Array, Wh2: Array, b2: Array) -> None:
-        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1)
-        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2)
+        self.forward_lstm = FusedTimeLSTM(Wx1, Wh1, b1)
+        self.backward_lstm = FusedTimeLSTM(Wx2, Wh2, b2)
         self.params = self.forward_lstm.params + self.backward_lstm.params
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
 
@@ -295,3 +379,24 @@ class TimeBiLSTM:
         dx_left = self.forward_lstm.backward(dhs[:, :, :H])
         dx_right = self.backward_lstm.backward(dhs[:, ::-1, H:])
         return dx_left + dx_right[:, ::-1]
+
+
+# --------------------------------------------------------------------------
+# Input checks, installed around the chapter's answer above (see course.validate.guard).
+# --------------------------------------------------------------------------
+
+
+def _check_time_lstm_forward(self: Any, xs: Array) -> None:
+    """xs (N, T, D) floats with the D of Wx; a state to start from must be (N, H)."""
+    TimeRecurrent._check_inputs(self, xs)
+    for state, what in ((self.h, "hidden"), (self.c, "cell")):
+        if state is not None:
+            TimeRecurrent._initial(self, state, xs.shape[0], xs, what)
+
+
+def _check_time_lstm_backward(self: Any, dhs: Array) -> None:
+    validate.check_backward_ready(self.layers or None, "TimeLSTM")
+    validate.check_dout(dhs, self._out_shape, "TimeLSTM", "dhs")
+
+
+validate.guard(TimeLSTM, forward=_check_time_lstm_forward, backward=_check_time_lstm_backward)

@@ -35,12 +35,12 @@ from course.files import atomic_write
 from course.generate import generate
 from course.layers.time import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
 from course.layers.time_gru import TimeGRU
-from course.layers.time_lstm import TimeLSTM
+from course.layers.time_lstm import FusedTimeLSTM
 from course.layers.time_rnn import FusedTimeRNN
 
 Array = Any
 
-_CELLS = {"rnn": (FusedTimeRNN, 1), "lstm": (TimeLSTM, 4), "gru": (TimeGRU, 3)}
+_CELLS = {"rnn": (FusedTimeRNN, 1), "lstm": (FusedTimeLSTM, 4), "gru": (TimeGRU, 3)}
 
 
 def _uniform(shape: tuple[int, ...], scale: float, dtype: str) -> Array:

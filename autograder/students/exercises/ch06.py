@@ -1,4 +1,4 @@
-"""Chapter 6 (gated RNNs): LSTM, GRU, clip_grads, TimeDropout, TimeAffine with weight tying."""
+"""Chapter 6 (gated RNNs): LSTM, TimeLSTM, GRU, clip_grads, TimeDropout, TimeAffine with weight tying."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from autograder.students.checks import (
     assert_grads_written_in_place,
     assert_same_as_reference,
     copies,
+    course_in_place_of,
+    course_version,
     host_rng,
     recurrent_weights,
     sizes,
@@ -19,6 +21,7 @@ from autograder.students.checks import (
 from course import backend
 from course.layers import recurrent as ref_cells
 from course.layers import time as ref_time
+from course.layers import time_lstm as ref_time_lstm
 
 
 def lstm_cell(LSTM: Any, seed: int = 61) -> None:
@@ -38,6 +41,73 @@ def lstm_cell(LSTM: Any, seed: int = 61) -> None:
 
         douts = (rng.standard_normal((N, H)), rng.standard_normal((N, H)))
         assert_same_as_reference(make, (x, h, c), douts, what="LSTM (gate blocks [i, f, g, o])")
+
+
+def time_lstm(TimeLSTM: Any, seed: int = 66) -> None:
+    """TimeLSTM: gradients through all steps into the initial h and c, state handling, agreement.
+
+    A TimeLSTM that builds cells by the name ``LSTM`` gets the course's cell, so
+    a bug in your LSTM cell costs only the LSTM exercise.
+    """
+    with course_in_place_of(TimeLSTM, "LSTM", "course.layers.recurrent:LSTM"):
+        _time_lstm(TimeLSTM, host_rng(seed))
+
+
+def _time_lstm(TimeLSTM: Any, rng: Any) -> None:
+    WithInitialState = course_version(TimeLSTM, "course.layers.time_recurrent:WithInitialState")
+    Wx, Wh, b = recurrent_weights(rng, 3, 2, 4)
+    inputs = (rng.standard_normal((2, 3, 3)),)
+    douts = (rng.standard_normal((2, 3, 2)),)
+    assert_grads_written_in_place(TimeLSTM(*copies(Wx, Wh, b)), "TimeLSTM", inputs, douts)
+    for k, (N, T, D, H) in enumerate([*sizes(rng, 4), (2, 1, 3, 2)]):
+        Wx, Wh, b = recurrent_weights(rng, D, H, 4)
+        xs = rng.standard_normal((N, T, D))
+        h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+        what = f"TimeLSTM with N={N}, T={T}, D={D}, H={H}"
+        if k == 0:  # from zeros once; the checks below start from a given state, which covers the rest
+            assert_gradients_ok(TimeLSTM(*copies(Wx, Wh, b)), xs, what=what)
+        layer = WithInitialState(TimeLSTM(*copies(Wx, Wh, b)))
+        assert_gradients_ok(layer, xs, h0, c0, what=what + " from a given initial state (dh and dc)")
+
+        def make(Wx=Wx, Wh=Wh, b=b):
+            return TimeLSTM(*copies(Wx, Wh, b)), ref_time_lstm.FusedTimeLSTM(*copies(Wx, Wh, b))
+
+        assert_same_as_reference(make, (xs,), rng.standard_normal((N, T, H)), what="TimeLSTM")
+    _time_lstm_state(TimeLSTM, rng)
+
+
+def _time_lstm_state(TimeLSTM: Any, rng: Any) -> None:
+    """Stateful: each block starts where the last ended (h and c); dh and dc reach the initial state."""
+    np = backend.host()
+    Wx, Wh, b = recurrent_weights(rng, 3, 4, 4)
+    mine = TimeLSTM(*copies(Wx, Wh, b), stateful=True)
+    ref = ref_time_lstm.FusedTimeLSTM(*copies(Wx, Wh, b), stateful=True)
+    first, second = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
+    mine.forward(first)
+    ref.forward(first)
+    got, want = mine.forward(second), ref.forward(second)
+    if not np.allclose(got, want, atol=1e-10):
+        raise AssertionError(
+            "A stateful TimeLSTM must start each forward from the last h and c of the previous one "
+            "(self.h, self.c); the second block differs."
+        )
+    dhs = rng.standard_normal((2, 5, 4))
+    mine.backward(dhs)
+    ref.backward(dhs)
+    for name, wanted in (("dh", ref.dh), ("dc", ref.dc)):
+        value = getattr(mine, name, None)
+        if getattr(value, "shape", None) != wanted.shape or not np.allclose(value, wanted, atol=1e-10):
+            raise AssertionError(
+                f"After backward, self.{name} must hold the gradient with respect to the "
+                f"{'hidden' if name == 'dh' else 'cell'} state the first step started from (N, H)."
+            )
+    mine.reset_state()
+    if getattr(mine, "h", None) is not None or getattr(mine, "c", None) is not None:
+        raise AssertionError("reset_state() must forget the carried state: self.h = self.c = None.")
+    stateless = TimeLSTM(*copies(Wx, Wh, b))
+    once, twice = stateless.forward(first), stateless.forward(first)
+    if not np.allclose(once, twice):
+        raise AssertionError("A TimeLSTM with stateful=False must start every forward from zeros.")
 
 
 def gru_cell(GRU: Any, seed: int = 62) -> None:
