@@ -17,6 +17,7 @@ if nbgrader's feedback HTML shows a hint open.
 
 from __future__ import annotations
 
+import copy
 import html.parser
 import os
 import re
@@ -148,9 +149,17 @@ def _feedback_html(nb: nbformat.NotebookNode) -> str:
 
     c = Config()
     c.HTMLExporter.template_name = "feedback"
-    templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
-    c.HTMLExporter.extra_template_basedirs = [os.fspath(templates)]
-    page, _ = HTMLExporter(config=c).from_notebook_node(nb)
+    formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+    c.HTMLExporter.extra_template_basedirs = [os.fspath(formgrader / "templates")]
+    css = formgrader / "static" / "node_modules" / "bootstrap" / "dist" / "css"
+    c.HTMLExporter.extra_template_paths = [os.fspath(css)]
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:  # what nbgrader's GetGrades puts there before the page is drawn
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") or meta.get("task"):
+            meta["score"] = 0.0
+    scores = {"notebook": "release", "score": 0.0, "max_score": 0.0, "late_penalty": 0.0}
+    page, _ = HTMLExporter(config=c).from_notebook_node(nb, resources={"nbgrader": scores})
     return page
 
 
