@@ -64,19 +64,33 @@ def test_each_direction_is_an_lstm_reading_the_real_characters(xp, rng):
 
 @pytest.mark.parametrize("N,T,D,H", [(1, 1, 1, 1), (2, 5, 3, 4), (4, 7, 2, 3), (3, 3, 5, 2)])
 def test_fused_bidirectional_lstm_equals_the_plain_answer(xp, rng, N, T, D, H):
-    """Values, the input gradient and every weight gradient, with and without lengths."""
+    """Values, the input gradient and every weight gradient, float64.
+
+    Without lengths, everywhere. With lengths, the fused layer skips the padding:
+    the same values at every real position, and the same gradients when dhs is
+    zero at the padding (what attention's mask gives it).
+    """
     weights = _weights(xp, rng, D, H)
     xs = xp.asarray(rng.standard_normal((N, T, D)))
-    dhs = xp.asarray(rng.standard_normal((N, T, 2 * H)))
-    for lengths in (None, xp.asarray(rng.integers(1, T + 1, N))):
+    lengths = rng.integers(1, T + 1, N)
+    lengths[0] = T  # one full row, and (when N > 1) padded ones
+    real = (np.arange(T)[None, :] < lengths[:, None])[:, :, None]
+    dhs = rng.standard_normal((N, T, 2 * H))
+    for L, keep in ((None, np.ones_like(real)), (xp.asarray(lengths), real)):
         plain, fused = BidirectionalLSTM(*_copies(weights)), FusedBidirectionalLSTM(*_copies(weights))
-        np.testing.assert_allclose(
-            _host(fused.forward(xs, lengths)), _host(plain.forward(xs, lengths)), rtol=1e-10
-        )
-        dx_plain, dx_fused = plain.backward(dhs), fused.backward(dhs)
+        hs_plain, hs_fused = _host(plain.forward(xs, L)), _host(fused.forward(xs, L))
+        np.testing.assert_allclose(hs_fused * keep, hs_plain * keep, rtol=1e-10, atol=1e-14)
+        dout = xp.asarray(dhs * keep)
+        dx_plain, dx_fused = plain.backward(dout), fused.backward(dout)
         np.testing.assert_allclose(_host(dx_fused), _host(dx_plain), rtol=1e-9, atol=1e-12)
         for g_fused, g_plain in zip(fused.grads, plain.grads, strict=True):
             np.testing.assert_allclose(_host(g_fused), _host(g_plain), rtol=1e-9, atol=1e-12)
+
+
+def test_fused_bidirectional_lstm_passes_gradcheck_with_padding(xp, rng):
+    layer = FusedBidirectionalLSTM(*_weights(xp, rng, 2, 3))
+    xs = xp.asarray(rng.standard_normal((3, 5, 2)))
+    check_layer(layer, xs, xp.asarray([5, 2, 1]), max_coords=None).assert_ok()
 
 
 def test_time_bi_lstm_computes_the_same_without_padding(xp, rng):
