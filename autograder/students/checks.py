@@ -16,7 +16,7 @@ import importlib
 import io
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from autograder.instructors import remote
@@ -181,3 +181,38 @@ def assert_grads_written_in_place(layer: Any, name: str, inputs: tuple, douts: t
             f"{name}.backward adds to self.grads (+=) instead of overwriting them (=): a second "
             "backward on the same batch must give the same gradients."
         )
+
+
+def assert_carries_state(mine: Any, ref: Any, name: str, rng: Any, state: Sequence[str] = ("h",)) -> None:
+    """A stateful Time layer against its reference (both stateful, same weights), over two blocks.
+
+    The second forward must start where the first ended (``state``: "h", and
+    "c" for an LSTM); after backward, ``d<s>`` for each ``s`` in ``state`` is the
+    gradient with respect to the state the block started from; ``reset_state()``
+    forgets the state. D is read from the weights; blocks are (2, 5, D).
+    """
+    np = backend.host()
+    D, H = ref.params[0].shape[0], ref.params[1].shape[0]
+    first, second = rng.standard_normal((2, 5, D)), rng.standard_normal((2, 5, D))
+    mine.forward(first)
+    ref.forward(first)
+    if not np.allclose(mine.forward(second), ref.forward(second), atol=1e-10):
+        held = ", ".join(f"self.{s}" for s in state)
+        raise AssertionError(
+            f"A stateful {name} must start each forward from the last state of the previous one "
+            f"({held}: None means zeros) and keep its last state there when stateful; the second "
+            "block differs."
+        )
+    dhs = rng.standard_normal((2, 5, H))
+    mine.backward(dhs)
+    ref.backward(dhs)
+    for s in state:
+        got, want = getattr(mine, f"d{s}", None), getattr(ref, f"d{s}")
+        if getattr(got, "shape", None) != want.shape or not np.allclose(got, want, atol=1e-10):
+            raise AssertionError(
+                f"After backward, self.d{s} must hold the gradient with respect to the state "
+                f"self.{s} the block started from, shape (N, H)."
+            )
+    mine.reset_state()
+    if any(getattr(mine, s, None) is not None for s in state):
+        raise AssertionError("reset_state() must forget the carried state: the next block starts from zeros.")

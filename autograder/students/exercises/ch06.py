@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from autograder.students.checks import (
+    assert_carries_state,
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,
@@ -82,31 +83,9 @@ def _time_lstm_state(TimeLSTM: Any, rng: Any) -> None:
     Wx, Wh, b = recurrent_weights(rng, 3, 4, 4)
     mine = TimeLSTM(*copies(Wx, Wh, b), stateful=True)
     ref = ref_time_lstm.FusedTimeLSTM(*copies(Wx, Wh, b), stateful=True)
-    first, second = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
-    mine.forward(first)
-    ref.forward(first)
-    got, want = mine.forward(second), ref.forward(second)
-    if not np.allclose(got, want, atol=1e-10):
-        raise AssertionError(
-            "A stateful TimeLSTM must start each forward from the last h and c of the previous one "
-            "(self.h, self.c); the second block differs."
-        )
-    dhs = rng.standard_normal((2, 5, 4))
-    mine.backward(dhs)
-    ref.backward(dhs)
-    for name, wanted in (("dh", ref.dh), ("dc", ref.dc)):
-        value = getattr(mine, name, None)
-        if getattr(value, "shape", None) != wanted.shape or not np.allclose(value, wanted, atol=1e-10):
-            raise AssertionError(
-                f"After backward, self.{name} must hold the gradient with respect to the "
-                f"{'hidden' if name == 'dh' else 'cell'} state the first step started from (N, H)."
-            )
-    mine.reset_state()
-    if getattr(mine, "h", None) is not None or getattr(mine, "c", None) is not None:
-        raise AssertionError("reset_state() must forget the carried state: self.h = self.c = None.")
-    stateless = TimeLSTM(*copies(Wx, Wh, b))
-    once, twice = stateless.forward(first), stateless.forward(first)
-    if not np.allclose(once, twice):
+    assert_carries_state(mine, ref, "TimeLSTM", rng, state=("h", "c"))
+    stateless, xs = TimeLSTM(*copies(Wx, Wh, b)), rng.standard_normal((2, 5, 3))
+    if not np.allclose(stateless.forward(xs), stateless.forward(xs)):
         raise AssertionError("A TimeLSTM with stateful=False must start every forward from zeros.")
 
 
