@@ -27,7 +27,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("ch*/*.ipynb"))
 CHAPTERS = flow.assignments()
 
 # Deliberately wrong answers, per chapter: (exercise test cell, text in the solution to replace,
-# wrong replacement). Each must cost exactly its own exercise's points.
+# wrong replacement), one exercise each. Each must cost exactly its own exercise's points.
 WRONG_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
     "ch01": [
         ("affine_tests", "self.grads[1][...] = dout2.sum(axis=0)", "self.grads[1][...] = dout2[0]"),
@@ -234,24 +234,24 @@ def test_release_has_stubs_and_no_solutions_or_hidden_tests(course_root, chapter
                 assert hidden and not [ln for ln in hidden if ln in by_id[gid].source], gid
 
 
-def _wrong_answer_copy(chapter: str, index: int, tmp_path: Path) -> tuple[Path, str]:
-    grade_id, right, wrong = WRONG_ANSWERS[chapter][index]
+def _wrong_answers_copy(chapter: str, tmp_path: Path) -> tuple[Path, set[str]]:
+    """The chapter's notebook with every deliberately wrong answer of the chapter in it."""
     path = sorted((REPO / "notebooks" / chapter).glob("*.ipynb"))[0]
     nb = nbformat.read(path, as_version=4)
-    # The first solution cell that has the text: a hint may quote the same line, and editing the hint
-    # would change nothing graded.
-    hits = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and right in c.source]
-    assert hits, f"the wrong-answer edit {grade_id} for {chapter} no longer applies"
-    hits[0].source = hits[0].source.replace(right, wrong, 1)
-    out = tmp_path / str(index) / path.name
-    out.parent.mkdir()
+    for grade_id, right, wrong in WRONG_ANSWERS[chapter]:
+        # The first solution cell that has the text: a hint may quote the same line, and editing the
+        # hint would change nothing graded.
+        hits = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and right in c.source]
+        assert hits, f"the wrong-answer edit {grade_id} for {chapter} no longer applies"
+        hits[0].source = hits[0].source.replace(right, wrong, 1)
+    out = tmp_path / path.name
     nbformat.write(nb, out)
-    return out, grade_id
+    return out, {grade_id for grade_id, _, _ in WRONG_ANSWERS[chapter]}
 
 
 @pytest.mark.heavy
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_autograde_reference_release_and_one_wrong_answer(course_root, chapter, tmp_path):
+def test_autograde_reference_release_and_wrong_answers(course_root, chapter, tmp_path):
     sources = sorted((REPO / "notebooks" / chapter).glob("*.ipynb"))
     flow.submit(course_root, "reference", chapter, sources)
     full = flow.autograde(course_root, chapter, "reference")
@@ -261,16 +261,18 @@ def test_autograde_reference_release_and_one_wrong_answer(course_root, chapter, 
     zero = flow.autograde(course_root, chapter, "untouched")
     assert set(zero) == set(full) and all(score == 0 for score, _ in zero.values()), zero
 
-    for index in range(len(WRONG_ANSWERS[chapter])):
-        wrong_nb, broken = _wrong_answer_copy(chapter, index, tmp_path)
-        flow.submit(course_root, f"wrong-{index}", chapter, [wrong_nb])
-        wrong = flow.autograde(course_root, chapter, f"wrong-{index}")
-        lost = {gid for gid, (score, points) in wrong.items() if score != points}
-        assert lost == {broken}, wrong
-        assert wrong[broken][0] == 0
-        if index == 0:  # the self-check gives the same scores as nbgrader on the same notebook
-            local = {s.grade_id: (s.score, s.points) for s in selfcheck.grade(wrong_nb)}
-            assert local == wrong
+    # The wrong answers sit in different exercises: each costs its own exercise's points, all of them,
+    # and no other exercise loses anything (test_a_stubbed_exercise_costs_only_its_own_points shows
+    # that no exercise builds on another's mistake).
+    wrong_nb, broken = _wrong_answers_copy(chapter, tmp_path)
+    flow.submit(course_root, "wrong", chapter, [wrong_nb])
+    wrong = flow.autograde(course_root, chapter, "wrong")
+    lost = {gid for gid, (score, points) in wrong.items() if score != points}
+    assert lost == broken, wrong
+    assert all(wrong[gid][0] == 0 for gid in broken), wrong
+    # The self-check gives the same scores as nbgrader on the same notebook.
+    local = {s.grade_id: (s.score, s.points) for s in selfcheck.grade(wrong_nb)}
+    assert local == wrong
 
 
 @pytest.mark.heavy
@@ -320,6 +322,7 @@ def test_a_stubbed_exercise_costs_only_its_own_points(course_root, chapter):
             nb = copy.deepcopy(source)
             nb.cells[index] = copy.deepcopy(stubs[_nbgrader(cell)["grade_id"]])
             tests_after = [_nbgrader(c)["grade_id"] for c in source.cells[index:] if cells.is_test(c)]
-            verdicts = judge.judge_notebook(nb, source, sandbox.Limits(wall_s=300))
+            # The exercises from this one on: those are the ones that could build on it.
+            verdicts = judge.judge_notebook(nb, source, sandbox.Limits(wall_s=300), only=tests_after)
             failed = {gid for gid, verdict in verdicts.items() if not verdict.passed}
             assert failed == {tests_after[0]}, (_nbgrader(cell)["grade_id"], verdicts)

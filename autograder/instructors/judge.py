@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import importlib
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,15 +152,17 @@ def judge_notebook(
     limits: sandbox.Limits,
     cells_timeout: float | None = None,
     skip: set[int] = frozenset(),
+    only: Collection[str] | None = None,
 ) -> dict[str, Verdict]:
-    """Every exercise's verdict, by test cell grade_id.
+    """Every exercise's verdict (or those of the test cells in ``only``), by test cell grade_id.
 
     ``cells_timeout`` bounds the time a subject may take to run the student's cells
     (the feedback run has shown how long they need); ``skip`` lists code cells
     (by index) the subjects leave out: the cell the feedback run stopped in.
     """
     code = [c for c in subject_cells(nb, source_nb) if c["index"] not in skip]
-    return {ex.grade_id: judge_exercise(ex, code, limits, cells_timeout) for ex in exercises(source_nb)}
+    wanted = [ex for ex in exercises(source_nb) if only is None or ex.grade_id in only]
+    return {ex.grade_id: judge_exercise(ex, code, limits, cells_timeout) for ex in wanted}
 
 
 def main(argv: list[str] | None = None) -> int:
