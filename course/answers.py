@@ -20,6 +20,7 @@ names and are proven equal to it by the tests.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Sequence
@@ -74,6 +75,7 @@ def model_answer(
     return mark
 
 
+@functools.cache
 def _import_course() -> None:
     """Import every module of the course, so that every answer is registered."""
     import course  # noqa: PLC0415 - this module is imported by course's own modules

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from autograder.students.checks import (
+    assert_carries_state,
     assert_gradients_ok,
     assert_grads_written_in_place,
     assert_same_as_reference,
@@ -76,24 +77,8 @@ def _time_rnn(TimeRNN: Any, rng: Any) -> None:
     Wx, Wh, b = recurrent_weights(rng, 3, 4)
     mine = TimeRNN(*copies(Wx, Wh, b), stateful=True)
     ref = ref_time.TimeRNN(*copies(Wx, Wh, b), stateful=True)
-    first, second = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
-    mine.forward(first)
-    ref.forward(first)
-    got, want = mine.forward(second), ref.forward(second)
-    if not np.allclose(got, want, atol=1e-10):
-        raise AssertionError(
-            "A stateful TimeRNN must start each forward from the last hidden state of the previous "
-            "one: start from self.h (zeros when it is None) and, when stateful, keep the last state "
-            "in self.h. The second block differs."
-        )
-    dhs = rng.standard_normal((2, 5, 4))
-    mine.backward(dhs)
-    ref.backward(dhs)
-    dh = getattr(mine, "dh", None)
-    if getattr(dh, "shape", None) != ref.dh.shape or not np.allclose(dh, ref.dh, atol=1e-10):
-        raise AssertionError(
-            "After backward, self.dh must hold the gradient with respect to the initial state (N, H)."
-        )
+    assert_carries_state(mine, ref, "TimeRNN", rng)
+    first = rng.standard_normal((2, 5, 3))
     stateless = TimeRNN(*copies(Wx, Wh, b))
     once, twice = stateless.forward(first), stateless.forward(first)
     if not np.allclose(once, twice):
