@@ -15,11 +15,11 @@ from course.datasets import corpus, sequence
 
 @pytest.mark.parametrize(
     "name,n,maximum",
-    [("addition", 1_000_001, "1,000,000"), ("addition", 10**9, "1,000,000"), ("dates", 10**7, "620,925")],
+    [("addition", 1_000_001, "1,000,000"), ("addition", 10**9, "1,000,000"), ("dates", 10**7, "5,000,000")],
 )
 def test_more_distinct_questions_than_exist_fail_at_once_naming_the_maximum(name, n, maximum):
     start = time.perf_counter()
-    with pytest.raises(validate.InputError, match=f"at most {maximum} distinct questions"):
+    with pytest.raises(validate.InputError, match=f"at most {maximum} (distinct )?questions"):
         sequence.load_data(name, n=n)
     assert time.perf_counter() - start < 5  # up front, before generating anything
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -40,14 +41,67 @@ def test_dates_map_to_the_iso_date():
     assert all(a.startswith("_") and len(a) == 11 for a in answers)
     for q, a in zip(questions, answers, strict=True):
         day = dt.date.fromisoformat(a[1:])
-        if "/" in q and len(q.split("/")[0]) <= 2:  # US style: month first
-            month, dd, year = q.split("/")
-            assert (int(month), int(dd)) == (day.month, day.day)
-            assert int(year) % 100 == day.year % 100
-        if q.count(".") == 2 and q.split(".")[0].isdigit():  # European style: day first
-            dd, month, year = q.split(".")
-            assert (int(dd), int(month)) == (day.day, day.month)
+        assert dt.date(1950, 1, 1) <= day <= dt.date(2049, 12, 31)
+        numbers = re.fullmatch(r"(?:\w+\.?,? )?(\d{1,2})([/.-])(\d{1,2})\2(\d\d|\d{4})", q)
+        if numbers:  # US style: month first, whatever the separator
+            month, dd, year = numbers.group(1, 3, 4)
+            assert (int(month), int(dd)) == (day.month, day.day), q
+            assert sequence.two_digit_year(int(year) % 100) == day.year, q
     assert len({q[:3] for q in questions}) > 20  # many styles
+
+
+def test_day_first_changes_only_the_numeric_order():
+    us = sequence.date_pairs(2000, seed=7)
+    eu = sequence.date_pairs(2000, seed=7, day_first=True)
+    assert [a for _, a in us] == [a for _, a in eu]
+    pattern = re.compile(r"(?:^|\s)(\d{1,2})[/.-](\d{1,2})[/.-]\d+$")
+    swapped = 0
+    for (q_us, a), (q_eu, _) in zip(us, eu, strict=True):
+        day = dt.date.fromisoformat(a[1:])
+        m_us, m_eu = pattern.search(q_us), pattern.search(q_eu)
+        if m_us:
+            assert (int(m_us[1]), int(m_us[2])) == (day.month, day.day), q_us
+            assert (int(m_eu[1]), int(m_eu[2])) == (day.day, day.month), q_eu
+            swapped += 1
+    assert swapped > 200
+    with pytest.raises(ValueError, match="only the dates task"):
+        sequence.load_data("addition", n=100, test_size=10, day_first=True)
+
+
+def test_dates_cover_the_ways_people_write_them():
+    pairs = sequence.date_pairs(20_000, seed=3)
+    questions = [q for q, _ in pairs]
+    text = "\n".join(questions)
+    assert max(len(q) for q in questions) <= sequence.DATES_WIDTH
+    for piece in ("January", "JANUARY", "january", "Jan.", "Sept.", "jan ", "JAN ", "3rd", "22ND", " of ",
+                  "the ", "'9", ", 19", "/19", "-20", "Wednesday", "WED", "wed.", "  "):  # fmt: skip
+        assert piece in text, piece
+    forms = {
+        "numeric, 2-digit year": r"^\d{1,2}/\d{1,2}/\d\d$",
+        "numeric, 4-digit year": r"^\d{1,2}/\d{1,2}/\d{4}$",
+        "year first": r"^\d{4}-\d\d-\d\d$",
+        "no weekday, words": r"^[A-Za-z]+\.? \d",
+        "weekday": r"^[A-Za-z]+\.?,? \w",
+    }
+    for form, pattern in forms.items():
+        assert sum(bool(re.search(pattern, q)) for q in questions) > 100, form
+    # A written weekday is always the date's true one.
+    names = [
+        d.lower() for d in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    ]
+    seen = 0
+    for q, a in pairs:
+        first = q.split()[0].rstrip(".,").lower()
+        if any(first in (n, n[:3]) for n in names):
+            weekday = next(i for i, n in enumerate(names) if first in (n, n[:3]))
+            assert weekday == dt.date.fromisoformat(a[1:]).weekday(), q
+            seen += 1
+    assert seen > 3000
+
+
+def test_two_digit_years_pivot_at_50():
+    assert sequence.two_digit_year(49) == 2049 and sequence.two_digit_year(50) == 1950
+    assert sequence.two_digit_year(0) == 2000 and sequence.two_digit_year(99) == 1999
 
 
 def test_reverse_switch_reverses_questions_only():

@@ -17,7 +17,7 @@ Nothing is downloaded; the same seed always gives the same data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -87,57 +87,225 @@ def addition_pairs(n: int = 50_000, seed: int = 1984) -> list[tuple[str, str]]:
     return [(f"{a}+{b}", f"{START}{a + b}") for a, b in zip(firsts, seconds, strict=True)]
 
 
+# --------------------------------------------------------------------------
+# Dates as people write them
+# --------------------------------------------------------------------------
+#
+# A date is drawn uniformly from 1950-2049 and written by a small grammar:
+# a kind (month first in words, day first in words, all numbers in the data
+# set's numeric order, year first), then independent choices for each part
+# (month name full or abbreviated, with or without a period; day plain,
+# two-digit or ordinal; "the" and "of"; commas; 4-digit, 2-digit or '99
+# years; an optional weekday; letter case; the odd doubled space). The parts
+# are chosen for whole arrays at once and joined with NumPy's string
+# functions, so 50,000 pairs take a fraction of a second.
+
+TWO_DIGIT_PIVOT = 50  # a two-digit year yy < 50 is 20yy, yy >= 50 is 19yy: the span 1950-2049
+DATES_WIDTH = 29  # the longest question; longer draws lose their weekday or their doubled spaces
+
+
+def two_digit_year(yy: int) -> int:
+    """The four-digit year a two-digit one stands for here: 50-99 -> 1950-1999, 00-49 -> 2000-2049."""
+    return 1900 + yy if yy >= TWO_DIGIT_PIVOT else 2000 + yy
+
+
 def _ordinal(day: int) -> str:
     suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     return f"{day}{suffix}"
 
 
 def _month_abbr(m: int) -> str:
-    return "Sept" if m == 9 else _MONTHS[m - 1][:3]
+    return _MONTHS[m - 1][:3]
 
 
-# Each style writes a date the way people do; two-digit years stand for 1950-2049.
-_DATE_STYLES: list[Callable[[dt.date], str]] = [
-    lambda d: f"{_MONTHS[d.month - 1]} {d.day}, {d.year}",
-    lambda d: f"{_month_abbr(d.month)}. {d.day}, {d.year}",
-    lambda d: f"{_month_abbr(d.month)} {d.day} {d.year}",
-    lambda d: f"{d.day} {_MONTHS[d.month - 1]} {d.year}",
-    lambda d: f"{d.day} {_month_abbr(d.month)} {d.year % 100:02d}",
-    lambda d: f"{_ordinal(d.day)} of {_MONTHS[d.month - 1]}, {d.year}",
-    lambda d: f"{_DAYS[d.weekday()]}, {_MONTHS[d.month - 1]} {d.day}, {d.year}",
-    lambda d: f"{_DAYS[d.weekday()][:3]} {d.day} {_month_abbr(d.month)} {d.year}",
-    lambda d: f"{_DAYS[d.weekday()].lower()} {d.day} {_MONTHS[d.month - 1].lower()} {d.year % 100:02d}",
-    lambda d: f"{_MONTHS[d.month - 1].upper()} {d.day}, {d.year}",
-    lambda d: f"{d.month}/{d.day}/{d.year}",  # US: month first, slashes
-    lambda d: f"{d.month:02d}/{d.day:02d}/{d.year % 100:02d}",
-    lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}",  # European: day first, dots
-    lambda d: f"{d.day}.{d.month}.{d.year % 100:02d}",
-    lambda d: f"{d.year}/{d.month:02d}/{d.day:02d}",
-    lambda d: f"{d.year}{d.month:02d}{d.day:02d}",
-    lambda d: f"{d.day}-{_month_abbr(d.month).upper()}-{d.year}",
-]
+@functools.cache
+def _calendar() -> tuple[Array, ...]:
+    """(year, month, day, weekday, iso) of every date of the span, from ``datetime``; weekday 0 = Monday."""
+    np = backend.host()
+    days = [_FIRST + dt.timedelta(days=i) for i in range((_LAST - _FIRST).days + 1)]
+    columns = (
+        [d.year for d in days],
+        [d.month for d in days],
+        [d.day for d in days],
+        [d.weekday() for d in days],
+    )
+    iso = np.array([START + d.isoformat() for d in days])
+    return (*(np.array(c, dtype=np.int64) for c in columns), iso)
 
 
-def date_pairs(n: int = 50_000, seed: int = 1984) -> list[tuple[str, str]]:
+@functools.cache
+def _words() -> dict[str, Array]:
+    """Lookup tables of the written parts, Title case; rows are forms, columns the month, weekday or day."""
+    np = backend.host()
+    full = _MONTHS
+    abbr = [_month_abbr(m) for m in range(1, 13)]
+    sept = ["Sept" if m == 9 else a for m, a in zip(range(1, 13), abbr, strict=True)]
+    dotted = [a if a == "May" else a + "." for a in abbr]  # "May" is already the whole name
+    months = [full, abbr, dotted, sept, [a if a == "May" else a + "." for a in sept]]
+    weekdays = [_DAYS, [w[:3] for w in _DAYS], [w[:3] + "." for w in _DAYS]]
+    days = [[""] + [str(d) for d in range(1, 32)], [""] + [f"{d:02d}" for d in range(1, 32)]]
+    days.append([""] + [_ordinal(d) for d in range(1, 32)])
+    numbers = [[""] + [str(k) for k in range(1, 32)], [""] + [f"{k:02d}" for k in range(1, 32)]]
+    return {
+        "month": np.array(months),
+        "weekday": np.array(weekdays),
+        "day": np.array(days),
+        "number": np.array(numbers),
+        "year2": np.array([f"{y % 100:02d}" for y in range(10000)]),
+        "year4": np.array([f"{y:04d}" for y in range(10000)]),
+    }
+
+
+def _pick(gen: Any, options: list[Any], weights: list[float], size: int) -> Array:
+    """size draws among options with the given (unnormalised) weights, as an array."""
+    np = backend.host()
+    p = np.asarray(weights, dtype=float)
+    return np.asarray(options)[gen.choice(len(options), size=size, p=p / p.sum())]
+
+
+def _join(*parts: Array) -> Array:
+    """Elementwise concatenation of string arrays (or single strings)."""
+    np = backend.host()
+    out = parts[0]
+    for part in parts[1:]:
+        out = np.strings.add(out, part)
+    return out
+
+
+def _year(gen: Any, year: Array, apostrophe: float) -> Array:
+    """Years as 1994 (most), 94, or '94 (weight ``apostrophe``)."""
+    np = backend.host()
+    w = _words()
+    form = gen.choice(3, size=year.size, p=np.array([0.68, 0.32 - apostrophe, apostrophe]))
+    short = w["year2"][year]
+    return np.where(form == 0, w["year4"][year], np.where(form == 1, short, _join("'", short)))
+
+
+def _day_in_words(gen: Any, day: Array) -> tuple[Array, Array]:
+    """(day as 3 / 03 / 3rd, whether it is an ordinal)."""
+    form = _pick(gen, [0, 1, 2], [0.42, 0.1, 0.48], day.size)
+    return _words()["day"][form, day], form == 2
+
+
+def _month_in_words(gen: Any, month: Array) -> Array:
+    """March / Mar / Mar. / (Sept / Sept. for September)."""
+    return _words()["month"][_pick(gen, [0, 1, 2, 3, 4], [0.4, 0.22, 0.2, 0.09, 0.09], month.size), month - 1]
+
+
+def _month_first(gen: Any, year: Array, month: Array, day: Array) -> Array:
+    """March 3, 1999 / Mar. 3rd 1999 / March the 3rd, '99 ..."""
+    n = year.size
+    day_text, ordinal = _day_in_words(gen, day)
+    the = _pick(gen, ["", "the "], [0.75, 0.25], n)
+    the[~ordinal] = ""
+    comma = _pick(gen, [", ", " ", ","], [0.62, 0.33, 0.05], n)
+    return _join(_month_in_words(gen, month), " ", the, day_text, comma, _year(gen, year, 0.1))
+
+
+def _day_first(gen: Any, year: Array, month: Array, day: Array) -> Array:
+    """3 March 1999 / the 3rd of March, 1999 / 03-Mar-99 / 03MAR1999 ..."""
+    np = backend.host()
+    n = year.size
+    day_text, ordinal = _day_in_words(gen, day)
+    of = _pick(gen, ["", " of"], [0.45, 0.55], n)
+    of[~ordinal] = ""
+    the = _pick(gen, ["", "the "], [0.6, 0.4], n)
+    the[of == ""] = ""
+    comma = _pick(gen, [" ", ", ", ","], [0.68, 0.27, 0.05], n)
+    words = _join(the, day_text, of, " ", _month_in_words(gen, month), comma, _year(gen, year, 0.1))
+    # Military and log styles join the parts with hyphens or nothing at all.
+    sep = _pick(gen, ["-", ""], [0.7, 0.3], n)
+    short = _words()["month"][_pick(gen, [0, 1], [0.2, 0.8], n), month - 1]
+    compact = _join(_words()["number"][_pick(gen, [0, 1], [0.4, 0.6], n), day], sep, short, sep)
+    compact = _join(compact, _year(gen, year, 0.0))
+    return np.where(gen.random(n) < 0.16, compact, words)
+
+
+def _numeric(gen: Any, year: Array, month: Array, day: Array, day_first: bool) -> Array:
+    """3/17/99, 03-17-1999, 3.17.1999 (US, month first) or 17/3/99 ... (day first): one order per data set."""
+    n = year.size
+    padded = _pick(gen, [0, 1], [0.55, 0.45], n)
+    first, second = (day, month) if day_first else (month, day)
+    number = _words()["number"]
+    sep = _pick(gen, ["/", "-", "."], [0.6, 0.25, 0.15], n)
+    return _join(number[padded, first], sep, number[padded, second], sep, _year(gen, year, 0.0))
+
+
+def _year_first(gen: Any, year: Array, month: Array, day: Array) -> Array:
+    """1999-03-17, 1999/3/17, 1999.03.17, 19990317: the year first is read the same everywhere."""
+    n = year.size
+    padded = _pick(gen, [0, 1], [0.35, 0.65], n)
+    sep = _pick(gen, ["-", "/", ".", ""], [0.42, 0.34, 0.12, 0.12], n)
+    padded[sep == ""] = 1
+    number = _words()["number"]
+    return _join(_words()["year4"][year], sep, number[padded, month], sep, number[padded, day])
+
+
+def _weekday(gen: Any, weekday: Array) -> Array:
+    """Wednesday, / Wed / Wed., ... or nothing (most dates), to put in front of a date."""
+    np = backend.host()
+    n = weekday.size
+    name = _words()["weekday"][_pick(gen, [0, 1, 2], [0.5, 0.35, 0.15], n), weekday]
+    sep = _pick(gen, [", ", " ", ","], [0.6, 0.35, 0.05], n)
+    return np.where(gen.random(n) < 0.35, _join(name, sep), "")
+
+
+def _cased(gen: Any, text: Array) -> Array:
+    """Title case as written (most), all lower case, or ALL UPPER CASE."""
+    np = backend.host()
+    case = _pick(gen, [0, 1, 2], [0.56, 0.22, 0.22], text.size)
+    text = text.copy()
+    for k, change in (
+        (1, np.strings.lower),
+        (2, np.strings.upper),
+    ):  # slow functions: only the rows they change
+        text[case == k] = change(text[case == k])
+    return text
+
+
+def _loosened(gen: Any, text: Array, width: int) -> Array:
+    """A few questions get every space doubled, as careless typing does, where they still fit."""
+    np = backend.host()
+    loose = np.strings.replace(text, " ", "  ")
+    keep = (gen.random(text.size) < 0.05) & (np.strings.str_len(loose) <= width)
+    return np.where(keep, loose, text)
+
+
+def date_pairs(n: int = 50_000, seed: int = 1984, day_first: bool = False) -> list[tuple[str, str]]:
     """n (question, answer) pairs such as ("Sept. 27, 1994", "_1994-09-27"); n is at most ``DATES_MAX``.
 
-    Each pair is a random date of 1950-2049 in a random style (drawn
-    independently, so a pair can come up twice).
+    Each pair is a random date of 1950-2049 written in a randomly composed
+    style (drawn independently, so a pair can come up twice): a month or
+    weekday name full or abbreviated (with or without a period), days plain,
+    two-digit or ordinal, "the"/"of", commas, lower/Title/UPPER case, four- or
+    two-digit years. A two-digit year yy stands for 19yy if yy >= 50 and for
+    20yy otherwise (``two_digit_year``). The weekday, when written, is the
+    true one (from ``datetime``). All-number dates follow one order per data
+    set: month first as in the US (``4/5/99`` is April 5) by default, day first
+    with ``day_first=True`` (``4/5/99`` is 4 May); they are never mixed, as
+    ``4/5/99`` could not be read. Year-first numbers (``1999-04-05``) appear
+    in both. Questions are at most ``DATES_WIDTH`` characters.
     """
     n = validate.check_count(n, "date_pairs", "n", minimum=0, maximum=DATES_MAX)
-    gen = backend.host().random.default_rng(seed)
-    span = (_LAST - _FIRST).days + 1
-    offsets = gen.integers(0, span, n).tolist()
-    styles = gen.integers(0, len(_DATE_STYLES), n).tolist()
-    pairs = []
-    for off, style in zip(offsets, styles, strict=True):
-        day = _FIRST + dt.timedelta(days=off)
-        pairs.append((_DATE_STYLES[style](day), f"{START}{day.isoformat()}"))
-    return pairs
+    np = backend.host()
+    gen = np.random.default_rng(seed)
+    years, months, days, weekdays, iso = _calendar()
+    pick = gen.integers(0, years.size, n)
+    year, month, day, weekday = years[pick], months[pick], days[pick], weekdays[pick]
+    kind = _pick(gen, [0, 1, 2, 3], [0.34, 0.3, 0.22, 0.14], n)
+    writers = [_month_first, _day_first, functools.partial(_numeric, day_first=bool(day_first)), _year_first]
+    body = np.empty(n, dtype="<U40")
+    for k, write in enumerate(writers):
+        rows = kind == k
+        body[rows] = write(gen, year[rows], month[rows], day[rows])
+    body = _loosened(gen, body, DATES_WIDTH)
+    dated = _join(_weekday(gen, weekday), body)
+    questions = _cased(gen, np.where(np.strings.str_len(dated) <= DATES_WIDTH, dated, body))
+    return list(zip(questions.tolist(), iso[pick].tolist(), strict=True))
 
 
-# Every date of the range in every style: the number of distinct questions.
-DATES_MAX = ((_LAST - _FIRST).days + 1) * len(_DATE_STYLES)
+# Distinct dates times the styles would far exceed memory: this caps a data set's size instead.
+DATES_MAX = 5_000_000
 
 
 # --------------------------------------------------------------------------
@@ -145,8 +313,18 @@ DATES_MAX = ((_LAST - _FIRST).days + 1) * len(_DATE_STYLES)
 # --------------------------------------------------------------------------
 
 _TASKS: dict[str, dict[str, Any]] = {
-    "addition": {"make": addition_pairs, "width": (7, 5), "max_n": ADDITION_MAX},
-    "dates": {"make": date_pairs, "width": (29, 11), "max_n": DATES_MAX},
+    "addition": {
+        "make": addition_pairs,
+        "width": (7, 5),
+        "max_n": ADDITION_MAX,
+        "limit": "distinct questions",
+    },
+    "dates": {
+        "make": date_pairs,
+        "width": (DATES_WIDTH, 11),
+        "max_n": DATES_MAX,
+        "limit": "questions in one data set (a cap that keeps it in memory)",
+    },
 }
 
 
@@ -162,9 +340,9 @@ def _alphabet(name: str) -> str:
     if _task(name)["make"] is addition_pairs:
         chars = set("0123456789+")
     else:
-        names = _MONTHS + _DAYS
-        text = "".join(names) + "".join(n.upper() + n.lower() for n in names) + "0123456789,./- of"
-        chars = set(text + "thstndrd")
+        # Every letter in both cases, not only those of the names: any English date can be encoded.
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        chars = set(letters + letters.upper() + "0123456789,./-'")
     chars |= {START}
     chars.discard(PAD)
     return PAD + "".join(sorted(chars))
@@ -179,15 +357,24 @@ def get_vocab(name: str = "addition") -> tuple[dict[str, int], dict[int, str]]:
 def encode(strings: list[str], char_to_id: dict[str, int], width: int) -> Array:
     """Strings -> (N, width) int32 ids, padded with spaces on the right."""
     np = backend.host()
-    out = np.full((len(strings), width), char_to_id[PAD], dtype=np.int32)
-    for i, s in enumerate(strings):
-        if len(s) > width:
-            raise ValueError(f"{s!r} is longer than the width {width}.")
+    if not strings:
+        return np.full((0, width), char_to_id[PAD], dtype=np.int32)
+    text = np.asarray(strings, dtype=str)
+    too_long = np.flatnonzero(np.strings.str_len(text) > width)
+    if too_long.size:
+        raise ValueError(f"{strings[too_long[0]]!r} is longer than the width {width}.")
+    # Code points of the fixed-width strings ("\0" pads them), mapped through a lookup table.
+    points = np.asarray(strings, dtype=f"<U{width}").view(np.uint32).reshape(len(strings), width)
+    table = np.full(max(int(points.max()), *map(ord, char_to_id)) + 1, -1, dtype=np.int64)
+    table[[ord(c) for c in char_to_id]] = list(char_to_id.values())
+    table[0] = char_to_id[PAD]
+    out = table[points]
+    bad = np.flatnonzero((out < 0).any(axis=1))
+    if bad.size:
+        s = strings[bad[0]]
         unknown = set(s) - set(char_to_id)
-        if unknown:
-            raise ValueError(f"{s!r} has characters outside the vocabulary: {sorted(unknown)}.")
-        out[i, : len(s)] = [char_to_id[c] for c in s]
-    return out
+        raise ValueError(f"{s!r} has characters outside the vocabulary: {sorted(unknown)}.")
+    return out.astype(np.int32)
 
 
 def decode(ids: Array, id_to_char: dict[int, str]) -> list[str]:
@@ -232,12 +419,12 @@ def _split(x: Array, t: Array, test_size: int, seed: int) -> tuple[tuple[Array, 
     return (x[test_size:], t[test_size:]), (x[:test_size], t[:test_size])
 
 
-def _check_size(task: str, n: Any, max_n: int) -> int:
-    """n as an int, if the task has that many distinct questions; else an error naming the maximum."""
+def _check_size(task: str, n: Any, max_n: int, limit: str) -> int:
+    """n as an int, if the task allows that many questions; else an error naming the maximum and why."""
     n = validate.check_count(n, "load_data", "n", minimum=2)
     if n > max_n:
         raise validate.InputError(
-            f"load_data({task!r}, n={n}): the {task} task has at most {max_n:,} distinct questions, so n "
+            f"load_data({task!r}, n={n}): the {task} task has at most {max_n:,} {limit}, so n "
             f"can be at most {max_n}. Ask for fewer examples (the default is 50,000)."
         )
     return n
@@ -249,6 +436,7 @@ def load_data(
     n: int = 50_000,
     test_size: int = 5_000,
     reverse: bool = False,
+    day_first: bool = False,
 ) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
     """Generate a task and split it: ((x_train, t_train), (x_test, t_test)).
 
@@ -256,14 +444,17 @@ def load_data(
     start symbol ``_``; int32 host arrays. addition: T_in 7, T_out 5;
     dates: T_in 29, T_out 11. ``reverse=True`` reverses the characters of
     every question (padding stays on the right), the trick that helps a
-    plain encoder.
+    plain encoder. ``day_first=True`` (dates only) writes all-number dates
+    day first (``4/5/99`` is 4 May 1999) instead of the US month first.
     """
     task = _task(name)
     key = Path(str(name)).stem.lower()
     seed = validate.check_count(seed, "load_data", "seed", minimum=0)
-    n = _check_size(key, n, task["max_n"])
+    n = _check_size(key, n, task["max_n"], task["limit"])
     validate.check_count(test_size, "load_data", "test_size", minimum=1, maximum=n - 1)
-    pairs = task["make"](n=n, seed=seed)
+    if day_first and task["make"] is not date_pairs:
+        raise validate.InputError(f"load_data({key!r}, day_first=True): only the dates task has a day order.")
+    pairs = task["make"](n=n, seed=seed, **({"day_first": True} if day_first else {}))
     char_to_id, _ = get_vocab(name)
     width_in, width_out = task["width"]
     x = encode([q for q, _ in pairs], char_to_id, width_in)
