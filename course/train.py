@@ -11,6 +11,8 @@ exploding or vanishing gradients.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import inspect
 import math
 import time
@@ -608,16 +610,7 @@ def eval_seq2seq(
             f"eval_seq2seq: {len(host_x)} questions but {len(host_t)} answers (answers {host_t.shape}); pass "
             "as many answers as questions, each the start symbol followed by at least one character."
         )
-    like = model.params[0] if getattr(model, "params", None) else None
-    start_id, size = int(host_t[0, 0]), host_t.shape[1] - 1
-    guesses = np.concatenate(
-        [
-            backend.to_host(
-                model.generate(backend.to_device(host_x[i : i + batch_size], like=like), start_id, size)
-            )
-            for i in range(0, len(host_x), batch_size)
-        ]
-    )
+    guesses = _greedy_answers(model, host_x, host_t, batch_size)
     right = (guesses == host_t[:, 1:]).all(axis=1)
     if show:
         color = sys.stdout.isatty() if color is None else color
@@ -625,6 +618,103 @@ def eval_seq2seq(
             host_x[:show], host_t[:show, 1:], guesses[:show], right[:show], id_to_char, reverse, color
         )
     return float(right.mean())
+
+
+def _greedy_answers(model: Any, host_x: Array, host_t: Array, batch_size: int) -> Array:
+    """(N, T_out - 1) host ids: the model's greedy answers, batch_size questions at a time."""
+    np = backend.host()
+    like = model.params[0] if getattr(model, "params", None) else None
+    start_id, size = int(host_t[0, 0]), host_t.shape[1] - 1
+    return np.concatenate(
+        [
+            backend.to_host(
+                model.generate(backend.to_device(host_x[i : i + batch_size], like=like), start_id, size)
+            )
+            for i in range(0, len(host_x), batch_size)
+        ]
+    )
+
+
+@dataclasses.dataclass
+class DateScores:
+    """How a model answers date questions (answers in ISO form, ``1994-09-27``).
+
+    ``answers``: the model's answers as text; ``right``: (N,) exact match;
+    ``valid``: (N,) whether an answer is a real date at all (``datetime``
+    reads it); ``families``: the family of each question, if given.
+    """
+
+    answers: list[str]
+    right: Array
+    valid: Array
+    families: list[str] | None = None
+
+    @property
+    def accuracy(self) -> float:
+        """Exact-match accuracy."""
+        return float(self.right.mean())
+
+    @property
+    def invalid(self) -> int:
+        """How many answers are no date at all (month 14, 31 April, a stray letter ...)."""
+        return int((~self.valid).sum())
+
+    def wrong(self) -> list[int]:
+        """Indices of the wrong answers."""
+        return [int(i) for i in backend.host().flatnonzero(~self.right)]
+
+    def by_family(self) -> dict[str, tuple[int, int, int]]:
+        """family -> (right, invalid, total), in the order the families first appear."""
+        table: dict[str, list[int]] = {}
+        for family, ok, valid in zip(self.families or [], self.right, self.valid, strict=False):
+            row = table.setdefault(family, [0, 0, 0])
+            row[0] += bool(ok)
+            row[1] += not valid
+            row[2] += 1
+        return {family: (r, bad, n) for family, (r, bad, n) in table.items()}
+
+    def table(self) -> str:
+        """The per-family accuracy and invalid answers as aligned text, with the total last."""
+        width = max([len(f) for f in self.by_family()] + [5])
+        lines = [f"{'family':<{width}} {'right':>9} {'accuracy':>9} {'invalid':>8}"]
+        rows = [*self.by_family().items(), ("all", (int(self.right.sum()), self.invalid, len(self.right)))]
+        for family, (right, invalid, total) in rows:
+            lines.append(f"{family:<{width}} {f'{right}/{total}':>9} {right / total:>9.2%} {invalid:>8}")
+        return "\n".join(lines)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10  # fromisoformat also reads 19940927; the task writes 1994-09-27
+
+
+def eval_dates(
+    model: Any,
+    x: Array,
+    t: Array,
+    id_to_char: dict[int, str],
+    families: Sequence[str] | None = None,
+    batch_size: int = 1000,
+) -> DateScores:
+    """Score a date model: exact match, answers that are no date at all, accuracy per family.
+
+    x: (N, T) questions; t: (N, T_out) right answers (start symbol, then
+    ``YYYY-MM-DD``); families: N labels (the format family of each
+    question) for ``DateScores.by_family``. The same greedy answers as
+    ``eval_seq2seq``, which gives the same accuracy.
+    """
+    np = backend.host()
+    host_x, host_t = np.asarray(backend.to_host(x)), np.asarray(backend.to_host(t))
+    if families is not None and len(families) != len(host_x):
+        raise validate.ShapeError(f"eval_dates: {len(host_x)} questions but {len(families)} families.")
+    guesses = _greedy_answers(model, host_x, host_t, batch_size)
+    right = (guesses == host_t[:, 1:]).all(axis=1)
+    answers = ["".join(id_to_char[int(i)] for i in row).strip() for row in guesses.tolist()]
+    valid = np.array([_is_date(a) for a in answers], dtype=bool)
+    return DateScores(answers, right, valid, None if families is None else list(families))
 
 
 def _print_examples(

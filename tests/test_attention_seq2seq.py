@@ -124,3 +124,36 @@ def test_empty_question_is_a_clear_error(xp):
     model = Seq2seq(5, 3, 4, pad_id=PAD)
     with pytest.raises(ValueError, match="padding only"):
         model.generate(xp.zeros((1, 3), dtype=xp.int32), START, 2)
+
+
+class _Answers:
+    """A stand-in model that answers with fixed ids (on the backend of its parameter)."""
+
+    def __init__(self, xp, ids):
+        self.params, self.ids = [xp.zeros(1)], xp.asarray(ids)
+
+    def generate(self, xs, start_id, size):
+        return self.ids[: len(xs), :size]
+
+
+def test_eval_dates_counts_exact_matches_invalid_dates_and_families(xp):
+    from course.datasets import sequence
+    from course.train import eval_dates, eval_seq2seq
+
+    char_to_id, id_to_char = sequence.get_vocab("dates")
+    right = ["_1994-09-27", "_2001-02-28", "_1999-04-30", "_1970-01-01"]
+    said = ["1994-09-27", "2001-02-29", "1999-14-30", "1970-01-02"]  # right, no such day, month 14, wrong
+    t = sequence.encode(right, char_to_id, 11)
+    x = sequence.encode(["a", "b", "c", "d"], char_to_id, 29)
+    model = _Answers(xp, sequence.encode(said, char_to_id, 10))
+    scores = eval_dates(model, xp.asarray(x), xp.asarray(t), id_to_char, families=["p", "q", "q", "p"])
+    assert scores.accuracy == 0.25 == eval_seq2seq(model, x, t, id_to_char)
+    assert scores.invalid == 2 and scores.answers == said and scores.wrong() == [1, 2, 3]
+    assert scores.by_family() == {"p": (1, 0, 2), "q": (0, 2, 2)}
+    lines = scores.table().splitlines()
+    assert lines[1].split() == ["p", "1/2", "50.00%", "0"] and lines[-1].split() == [
+        "all",
+        "1/4",
+        "25.00%",
+        "2",
+    ]
