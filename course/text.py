@@ -125,21 +125,33 @@ def create_co_matrix(corpus: Array, vocab_size: int, window_size: int = 1, dense
     return counts.toarray() if dense else counts
 
 
-def ppmi(C: Any) -> Any:
+def ppmi(C: Any, alpha: float = 1.0) -> Any:
     """Positive pointwise mutual information of a co-occurrence matrix.
 
     PPMI[i, j] = max(0, log2(C[i, j] * N / (S_row[i] * S_col[j]))) where N is the
     total count and S_row, S_col the row and column sums; a pair never seen
     (C[i, j] = 0) gets exactly 0, with no warning and no eps.
 
+    alpha: context-distribution smoothing (Levy, Goldberg & Dagan, 2015). The
+    context's probability S_col[j] / N becomes S_col[j] ** alpha / sum(S_col ** alpha):
+    with alpha < 1 (0.75 is usual) rare context words look less rare, which
+    tames PMI's favour for them. alpha = 1 is plain PPMI, the book's.
+
     C: (V, V) counts, SciPy sparse (the result is a CSR float32 array with the
     same non-zero pattern or fewer; only the non-zero counts are ever visited,
     so a 10,000-word vocabulary takes milliseconds) or a dense NumPy/CuPy array
-    (the result is :func:`ppmi_dense`'s).
+    (the result is :func:`ppmi_dense`'s, dense and of the same module).
     """
+    alpha = float(alpha)
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"ppmi: alpha must be in (0, 1], got {alpha}.")
     if sparse.issparse(C):
-        return _ppmi_sparse(C)
-    return ppmi_dense(C)
+        return _ppmi_sparse(C, alpha)
+    if alpha == 1.0:
+        return ppmi_dense(C)
+    # Smoothing is rare on the small dense examples: compute it on the host, hand it back dense.
+    dense = _ppmi_sparse(sparse.csr_array(backend.to_host(C)), alpha).toarray()
+    return backend.to_device(dense, like=C)
 
 
 @model_answer("ppmi", chapter="ch02", twins=("course.text:ppmi", "course.text:_ppmi_sparse"))
@@ -167,7 +179,7 @@ def ppmi_dense(C: Array) -> Array:
     return xp.maximum(xp.log2(ratio), 0.0).astype(xp.float32)
 
 
-def _ppmi_sparse(C: Any) -> Any:
+def _ppmi_sparse(C: Any, alpha: float = 1.0) -> Any:
     np = backend.host()
     C = sparse.csr_array(C, dtype=np.float64)
     C.sum_duplicates()
@@ -177,6 +189,10 @@ def _ppmi_sparse(C: Any) -> Any:
     total = C.sum()
     row_sums = np.asarray(C.sum(axis=1)).ravel()
     col_sums = np.asarray(C.sum(axis=0)).ravel()
+    if alpha != 1.0:
+        # Smoothed context counts, rescaled to the same total: P(j) = S_col[j]^a / sum(S_col^a).
+        smoothed = col_sums**alpha
+        col_sums = smoothed * (total / smoothed.sum())
     rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
     pmi = np.log2(C.data * total / (row_sums[rows] * col_sums[C.indices]))
     out = sparse.csr_array(
@@ -186,13 +202,22 @@ def _ppmi_sparse(C: Any) -> Any:
     return out
 
 
-def reduce_dims(W: Any, k: int, seed: int = 0) -> Array:
-    """Dense k-dimensional word vectors from a (V, V) matrix by truncated SVD.
+def reduce_dims(W: Any, k: int, seed: int = 0, power: float = 0.0, add_context: bool = False) -> Array:
+    """Dense k-dimensional word vectors from a (V, V) matrix by truncated SVD, W ~ U S V^T.
 
-    W: (V, V) SciPy sparse or dense array (e.g. the PPMI matrix). Returns U
-    (V, k) float32 on the host: the left singular vectors of the k largest
-    singular values, largest first, each with the sign that makes its
-    largest-magnitude entry positive (so the result does not flip between runs).
+    W: (V, V) SciPy sparse or dense array (e.g. the PPMI matrix). Returns
+    (V, k) float32 on the host. By default that is U, the book's choice: the
+    left singular vectors of the k largest singular values, largest first,
+    each with the sign that makes its largest-magnitude entry positive (so the
+    result does not flip between runs). Two refinements (Levy, Goldberg &
+    Dagan, 2015), each off by default:
+
+    * power p, eigenvalue weighting: U * S**p. p = 1 keeps the SVD's own
+      scale, p = 0.5 splits it evenly between word and context vectors, and
+      p = 0 (the default) weights every direction alike.
+    * add_context: return U S**p + V S**p, word plus context vectors (V the
+      right singular vectors, signs matched to U's), as word2vec users often
+      add W_in and W_out.
 
     Sparse input uses ARPACK, which computes only the k vectors needed
     (``scipy.sparse.linalg.eigsh`` when W is symmetric, as a PPMI matrix is,
@@ -207,6 +232,23 @@ def reduce_dims(W: Any, k: int, seed: int = 0) -> Array:
         shape = W.shape
     if len(shape) != 2 or not 1 <= k <= min(shape):
         raise ValueError(f"reduce_dims: k must be between 1 and {min(shape)} for a matrix of shape {shape}.")
+    U, S, Vt = _truncated_svd(W, k, seed)
+    order = np.argsort(-S, kind="stable")[:k]
+    U, S, V = U[:, order], S[order], Vt[order].T
+    signs = np.sign(U[np.abs(U).argmax(axis=0), np.arange(k)])
+    signs = np.where(signs == 0, 1.0, signs)
+    vecs = U * signs
+    if add_context:
+        vecs = vecs + V * signs
+    if power:
+        vecs = vecs * S ** float(power)
+    return vecs.astype(np.float32)
+
+
+def _truncated_svd(W: Any, k: int, seed: int) -> tuple[Array, Array, Array]:
+    """U (V, k'), S (k',), Vt (k', V) with k' >= k, in no particular order."""
+    np = backend.host()
+    shape = W.shape
     if sparse.issparse(W) and k < min(shape) - 1:
         W = sparse.csr_array(W, dtype=np.float32)
         start = np.random.default_rng(seed).uniform(-1.0, 1.0, min(shape)).astype(np.float32)
@@ -216,17 +258,12 @@ def reduce_dims(W: Any, k: int, seed: int = 0) -> Array:
             if _is_symmetric(W):
                 # A symmetric matrix's singular vectors are its eigenvectors and its
                 # singular values the |eigenvalues|: one product per step, not two.
-                S, U = eigsh(W, k=k, which="LM", v0=start)
-                S = np.abs(S)
-            else:
-                U, S, _ = svds(W, k=k, v0=start)
-    else:
-        dense_W = W.toarray() if sparse.issparse(W) else W
-        U, S, _ = np.linalg.svd(dense_W, full_matrices=False)
-    order = np.argsort(-S, kind="stable")[:k]
-    U = U[:, order]
-    signs = np.sign(U[np.abs(U).argmax(axis=0), np.arange(k)])
-    return (U * np.where(signs == 0, 1.0, signs)).astype(np.float32)
+                # The right vector of a negative eigenvalue is its eigenvector negated.
+                eigvals, U = eigsh(W, k=k, which="LM", v0=start)
+                return U, np.abs(eigvals), (U * np.where(eigvals < 0, -1.0, 1.0)).T
+            return svds(W, k=k, v0=start)
+    dense_W = W.toarray() if sparse.issparse(W) else W
+    return np.linalg.svd(dense_W, full_matrices=False)
 
 
 def _is_symmetric(W: Any) -> bool:

@@ -153,6 +153,37 @@ def test_ppmi_dense_runs_on_the_array_module(xp):
     np.testing.assert_allclose(backend.to_host(out), _ppmi_by_definition(backend.to_host(C)), rtol=1e-6)
 
 
+def test_ppmi_smoothing_alpha_follows_the_definition_and_alpha_one_is_plain(rng):
+    C = rng.integers(0, 5, (7, 7)) * (rng.random((7, 7)) < 0.6)
+    C = C + C.T
+    alpha = 0.75
+    # Definition: P(j) = S_col[j]^a / sum(S_col^a) replaces S_col[j] / N.
+    Cf = C.astype(float)
+    total, p_row = Cf.sum(), Cf.sum(axis=1) / Cf.sum()
+    p_col = Cf.sum(axis=0) ** alpha / (Cf.sum(axis=0) ** alpha).sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmi = np.log2((Cf / total) / (p_row[:, None] * p_col[None, :]))
+    expected = np.where(Cf > 0, np.maximum(pmi, 0.0), 0.0)
+    smoothed = text.ppmi(sparse.csr_array(C), alpha=alpha)
+    np.testing.assert_allclose(smoothed.toarray(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(text.ppmi(C, alpha=alpha), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(text.ppmi(sparse.csr_array(C), alpha=1.0).toarray(), text.ppmi(C))
+    # Smoothing lifts rare contexts' probability, so it lowers PMI where the context is rare.
+    rare = np.argmin(Cf.sum(axis=0))
+    assert (smoothed.toarray()[:, rare] <= _ppmi_by_definition(C)[:, rare] + 1e-6).all()
+    with pytest.raises(ValueError, match="alpha"):
+        text.ppmi(C, alpha=0.0)
+
+
+def test_ppmi_smoothing_keeps_the_array_module(xp):
+    C = xp.asarray([[0, 2, 1], [2, 0, 0], [1, 0, 3]])
+    out = text.ppmi(C, alpha=0.75)
+    assert backend.array_module(out) is xp and out.shape == (3, 3)
+    np.testing.assert_allclose(
+        backend.to_host(out), text.ppmi(sparse.csr_array(backend.to_host(C)), alpha=0.75).toarray()
+    )
+
+
 # --------------------------------------------------------------------------
 # SVD
 # --------------------------------------------------------------------------
@@ -186,6 +217,39 @@ def test_reduce_dims_dense_and_deterministic_signs(rng):
     largest = U[np.abs(U).argmax(axis=0), np.arange(2)]
     assert (largest > 0).all()
     np.testing.assert_array_equal(text.reduce_dims(M, 2), U)
+
+
+def _symmetric_with_negative_eigenvalues(rng, n):
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    eig = np.linspace(10.0, 1.0, n) * np.where(np.arange(n) % 3 == 1, -1.0, 1.0)
+    return (Q * eig) @ Q.T
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("add_context", [False, True])
+def test_reduce_dims_weighting_and_context_vectors_match_a_full_svd(rng, power, add_context):
+    M = _symmetric_with_negative_eigenvalues(rng, 30)
+    U, S, Vt = np.linalg.svd(M)
+    k = 6
+    plain = text.reduce_dims(M, k)
+    signs = np.sign((plain[:, :k] * U[:, :k]).sum(axis=0))  # the sign rule's choice per column
+    expected = U[:, :k] * signs
+    if add_context:
+        expected = expected + Vt[:k].T * signs
+    expected = expected * S[:k] ** power
+    np.testing.assert_allclose(
+        text.reduce_dims(M, k, power=power, add_context=add_context), expected, atol=1e-5
+    )
+    # ARPACK's eigenvectors of a symmetric sparse matrix give the same vectors.
+    got = text.reduce_dims(sparse.csr_array(M), k, power=power, add_context=add_context)
+    np.testing.assert_allclose(got, expected, atol=1e-4 * S[0] ** power)  # float32 ARPACK
+
+
+def test_reduce_dims_defaults_are_the_plain_left_vectors(rng):
+    M = _distinct_spectrum_matrix(rng, 12, symmetric=False)
+    np.testing.assert_array_equal(
+        text.reduce_dims(M, 3), text.reduce_dims(M, 3, power=0.0, add_context=False)
+    )
 
 
 def test_reduce_dims_rejects_bad_k():

@@ -1,0 +1,180 @@
+"""Training word2vec the way word2vec itself does: subsampling and a decaying SGD step.
+
+``train_word2vec(model, corpus, epochs)`` trains a :class:`SparseCBOW` or
+:class:`SparseSkipGram` (or the plain models, slowly) with a
+:class:`Word2VecRecipe`. Every epoch it
+
+1. drops frequent words at random (``subsample``: word2vec's rule, with
+   threshold ``sample``; a word of frequency f survives with probability
+   min(1, (sqrt(f / sample) + 1) * sample / f)), so "the" and ``<eos>`` stop
+   dominating the updates and the windows reach further;
+2. builds the (contexts, target) pairs of what is left and shuffles them;
+3. steps through them in mini-batches with SGD on the rows each batch uses,
+   the learning rate falling linearly from ``lr`` to ``lr * final_lr``
+   over the whole run.
+
+``RECIPE`` is the course's default, chosen by ``benchmarks/word_vectors.py``
+(the measured table is in chapter 4 and benchmarks/README.md).
+
+Shapes: N corpus length, V vocabulary, H vector size, C = 2 * window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from course import backend, validate
+from course.models.word2vec import SkipGram
+from course.optim import SGD, LazyAdam, supports_rows
+from course.text import check_corpus, create_contexts_target
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class Word2VecRecipe:
+    """How to train a word2vec model; ``RECIPE`` holds the course's default.
+
+    optimizer: ``"sgd"`` (plain steps on the rows used) or ``"lazyadam"``.
+    lr: the first learning rate. For SGD it is per example, as in word2vec
+    (0.025): the models return the batch's *mean* loss, so the step uses
+    ``lr * batch_size`` and each example moves the weights as much as in
+    word2vec, whatever the batch size. For LazyAdam it is Adam's own rate.
+    final_lr: the last step's rate as a fraction of ``lr`` (linear decay;
+    1.0 keeps it constant).
+    batch_size: examples per step.
+    sample: subsampling threshold (0 keeps every word; word2vec uses 1e-3).
+    context_step: CBOW with SGD only. CBOW's exact gradient shares each
+    step of the averaged context between its C words (1/C each); word2vec
+    gives every context word the whole step. True does as word2vec: the
+    input vectors' rate is C times the output vectors'.
+    """
+
+    optimizer: str = "sgd"
+    lr: float = 0.025
+    final_lr: float = 1e-4
+    batch_size: int = 500
+    sample: float = 1e-3
+    context_step: bool = True
+
+    def with_(self, **changes: Any) -> Word2VecRecipe:
+        """A copy with some fields changed: ``RECIPE.with_(batch_size=2000)``."""
+        return replace(self, **changes)
+
+
+RECIPE = Word2VecRecipe()
+
+
+def keep_probability(counts: Array, sample: float) -> Array:
+    """word2vec's chance of keeping each word, from the (V,) word counts: (V,) floats in [0, 1]."""
+    xp = backend.array_module(counts)
+    freq = counts / max(float(counts.sum()), 1.0)
+    ratio = xp.where(freq > 0, freq / sample, 1.0)
+    return xp.minimum(1.0, (xp.sqrt(ratio) + 1.0) / ratio)
+
+
+def subsample(corpus: Array, sample: float = 1e-3, seed: int | None = None) -> Array:
+    """The corpus (N,) with frequent words dropped at random (word2vec's rule), order kept.
+
+    sample: the threshold t; a word of frequency f stays with probability
+    min(1, (sqrt(f / t) + 1) * t / f), so words rarer than about t always stay.
+    ``sample=0`` returns the corpus unchanged. Draws with the course's random
+    generator (``course.seed``), or a fresh one seeded with ``seed``.
+    """
+    if sample <= 0:
+        return corpus
+    xp = backend.array_module(corpus)
+    keep = keep_probability(xp.bincount(corpus).astype(xp.float64), sample)
+    gen = backend.rng(xp) if seed is None else xp.random.default_rng(seed)
+    return corpus[gen.random(corpus.shape[0]) < keep[corpus]]
+
+
+def make_optimizer(recipe: Word2VecRecipe) -> Any:
+    """The recipe's optimizer (its ``lr`` is then set at every step)."""
+    if recipe.optimizer == "sgd":
+        return SGD(lr=recipe.lr * recipe.batch_size)
+    if recipe.optimizer == "lazyadam":
+        return LazyAdam(lr=recipe.lr)
+    raise ValueError(f"Unknown optimizer {recipe.optimizer!r}: choose 'sgd' or 'lazyadam'.")
+
+
+def train_word2vec(
+    model: Any,
+    corpus: Array,
+    epochs: int = 10,
+    recipe: Word2VecRecipe = RECIPE,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> list[float]:
+    """Train ``model`` on ``corpus`` (N,) word ids for ``epochs`` epochs with ``recipe``.
+
+    model: CBOW, SkipGram or their Sparse* twins (``window_size``, ``params``,
+    ``grads``, forward(contexts, target), backward()); the Sparse* ones with
+    ``grad_rows`` make a step cost O(rows used). on_epoch(epoch, seconds,
+    mean loss) runs after each epoch (e.g. to evaluate the vectors so far).
+    Returns the mean loss of each epoch.
+    """
+    epochs = validate.check_count(epochs, "train_word2vec", "epochs")
+    corpus = check_corpus(corpus, "train_word2vec")
+    like = model.params[0]
+    xp = backend.array_module(like)
+    corpus = backend.to_device(corpus, like=like)
+    optimizer = make_optimizer(recipe)
+    sgd = recipe.optimizer == "sgd"
+    sparse = getattr(model, "grad_rows", None) is not None and supports_rows(optimizer)
+    # Expected steps over the run, from the expected share of words kept.
+    kept_share = float(subsample_share(corpus, recipe.sample))
+    total_steps = max(1, epochs * int(corpus.shape[0] * kept_share) // recipe.batch_size)
+    # SGD: per-example rate times the batch (the loss is a batch mean); CBOW's context rows x C.
+    lr0 = recipe.lr * recipe.batch_size if sgd else recipe.lr
+    context = 2 * model.window_size if sgd and recipe.context_step and _is_cbow(model) else 1
+    scales = [float(context), 1.0]
+    step, losses = 0, []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        contexts, target = create_contexts_target(subsample(corpus, recipe.sample), model.window_size)
+        order = backend.rng(xp).permutation(target.shape[0])
+        contexts, target = contexts[order], target[order]
+        loss_sum = xp.zeros((), dtype=xp.float64)
+        batches = target.shape[0] // recipe.batch_size
+        validate.precheck(model.forward, contexts, target)  # the model's own check, once
+        with validate.trusted():  # every batch is rows of the arrays checked above
+            for i in range(batches):
+                sl = slice(i * recipe.batch_size, (i + 1) * recipe.batch_size)
+                loss_sum += model.forward(contexts[sl], target[sl])
+                model.backward()
+                lr = lr0 * (1.0 - (1.0 - recipe.final_lr) * min(step / total_steps, 1.0))
+                _update(optimizer, model, lr, scales, sparse)
+                step += 1
+        losses.append(float(loss_sum) / max(batches, 1))
+        if on_epoch is not None:
+            on_epoch(epoch, time.perf_counter() - start, losses[-1])
+    return losses
+
+
+def subsample_share(corpus: Array, sample: float) -> float:
+    """The expected share of the corpus that :func:`subsample` keeps."""
+    if sample <= 0:
+        return 1.0
+    xp = backend.array_module(corpus)
+    counts = xp.bincount(corpus).astype(xp.float64)
+    return float((counts * keep_probability(counts, sample)).sum() / counts.sum())
+
+
+def _is_cbow(model: Any) -> bool:
+    return not isinstance(model, SkipGram)
+
+
+def _update(optimizer: Any, model: Any, lr: float, scales: list[float], sparse: bool) -> None:
+    """One step at rate ``lr`` (times each parameter's scale), on the rows used when ``sparse``."""
+    rows = model.grad_rows if sparse else None
+    if all(s == 1.0 for s in scales):
+        optimizer.lr = lr
+        optimizer.update(model.params, model.grads, rows=rows)
+        return
+    # SGD keeps no state, so one parameter at a time is the same step with its own rate.
+    for i, (p, g, s) in enumerate(zip(model.params, model.grads, scales, strict=True)):
+        optimizer.lr = lr * s
+        optimizer.update([p], [g], rows=None if rows is None else [rows[i]])
