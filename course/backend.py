@@ -11,6 +11,10 @@ Switch the backend with ``course.use("cupy")`` or by setting
 ``COURSE_BACKEND=cupy`` before the course is imported. The operations that
 differ between NumPy and CuPy (scatter-add, host transfer, random numbers)
 are wrapped here and nowhere else.
+
+A third backend, ``"strict"`` (``course.strict``), runs on the CPU by CuPy's
+rules: its arrays refuse implicit host conversion and host/device mixing, so
+the test suite finds GPU mistakes on machines without a GPU.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class BackendError(RuntimeError):
     """Raised when the requested backend cannot run here."""
 
 
-_BACKENDS = ("numpy", "cupy")
+_BACKENDS = ("numpy", "strict", "cupy")
 _state: dict[str, Any] = {"name": "numpy", "module": numpy}
 # One random generator per array module, created lazily and replaced by seed().
 _generators: dict[str, Any] = {}
@@ -85,6 +89,12 @@ def _import_cupy() -> ModuleType:
     return cupy
 
 
+def _import_strict() -> ModuleType:
+    from course import strict  # noqa: PLC0415 - loaded only when asked for
+
+    return strict
+
+
 def gpu_available() -> bool:
     """True when CuPy is installed and a CUDA device answers."""
     try:
@@ -95,27 +105,28 @@ def gpu_available() -> bool:
 
 
 def use(backend: str) -> ModuleType:
-    """Select the array backend for new arrays: ``"numpy"`` or ``"cupy"``.
+    """Select the array backend for new arrays: ``"numpy"``, ``"strict"`` or ``"cupy"``.
 
     Example: ``course.use("cupy")`` before building a model puts it on the GPU.
-    Returns the array module now in use.
+    ``course.use("strict")`` keeps arrays on the CPU under CuPy's rules (for
+    tests). Returns the array module now in use.
     """
     key = str(backend).strip().lower()
     if key not in _BACKENDS:
         raise ValueError(f"Unknown backend {backend!r}: choose one of {', '.join(_BACKENDS)}.")
-    module = numpy if key == "numpy" else _import_cupy()
+    module = {"numpy": lambda: numpy, "strict": _import_strict, "cupy": _import_cupy}[key]()
     _state["name"] = key
     _state["module"] = module
     return module
 
 
 def name() -> str:
-    """The name of the backend in use: ``"numpy"`` or ``"cupy"``."""
+    """The name of the backend in use: ``"numpy"``, ``"strict"`` or ``"cupy"``."""
     return _state["name"]
 
 
 def xp() -> ModuleType:
-    """The array module of the backend in use (``numpy`` or ``cupy``)."""
+    """The array module of the backend in use (``numpy``, ``course.strict`` or ``cupy``)."""
     return _state["module"]
 
 
@@ -124,30 +135,35 @@ def host() -> ModuleType:
     return numpy
 
 
-def _cupy_if_loaded() -> ModuleType | None:
+def _devices() -> list[ModuleType]:
+    """The device array modules loaded in this process (CuPy, the strict stand-in)."""
     import sys  # noqa: PLC0415
 
-    return sys.modules.get("cupy")
+    return [m for m in (sys.modules.get("cupy"), sys.modules.get("course.strict")) if m is not None]
+
+
+def _device_module(x: Any) -> ModuleType | None:
+    for module in _devices():
+        if isinstance(x, module.ndarray):
+            return module
+    return None
 
 
 def is_array(x: Any) -> bool:
-    """True for a NumPy or CuPy array."""
-    if isinstance(x, numpy.ndarray):
-        return True
-    cupy = _cupy_if_loaded()
-    return cupy is not None and isinstance(x, cupy.ndarray)
+    """True for a NumPy, CuPy or strict stand-in array."""
+    return isinstance(x, numpy.ndarray) or _device_module(x) is not None
 
 
 def array_module(*arrays: Any) -> ModuleType:
-    """The module owning ``arrays``: cupy if any is a CuPy array, else numpy.
+    """The module owning ``arrays``: the device module if any is a device array, else numpy.
 
     With no arrays at all (e.g. only Python numbers), the backend in use.
     """
-    cupy = _cupy_if_loaded()
     seen_array = False
     for a in arrays:
-        if cupy is not None and isinstance(a, cupy.ndarray):
-            return cupy
+        module = _device_module(a)
+        if module is not None:
+            return module
         seen_array = seen_array or isinstance(a, numpy.ndarray)
     return numpy if seen_array else xp()
 
@@ -159,9 +175,9 @@ def asarray(x: Any, dtype: Any = None) -> Any:
 
 def to_host(x: Any) -> Any:
     """``x`` as a NumPy array in host memory (a no-op for NumPy arrays)."""
-    cupy = _cupy_if_loaded()
-    if cupy is not None and isinstance(x, cupy.ndarray):
-        return cupy.asnumpy(x)
+    module = _device_module(x)
+    if module is not None:
+        return module.asnumpy(x)
     return numpy.asarray(x)
 
 
@@ -201,11 +217,10 @@ def seed(value: int) -> None:
     _pyrandom.seed(value)
     numpy.random.seed(value % 2**32)
     _generators.clear()
-    cupy = _cupy_if_loaded()
-    if cupy is not None:
+    for module in _devices():
         # Without a device the CuPy generator is never used, so failing is harmless.
         with contextlib.suppress(Exception):
-            cupy.random.seed(value % 2**32)
+            module.random.seed(value % 2**32)
     if _followers:
         rng_snapshot()  # tells the followers
 
@@ -271,9 +286,11 @@ def rng_snapshot() -> dict[str, Any]:
         "generators": {k: copy.deepcopy(g) for k, g in _generators.items()},
         "seed": _seed["value"],
     }
-    cupy = _cupy_if_loaded()
-    if cupy is not None and "cupy" in _generators:
-        snap["cupy_global"] = copy.deepcopy(cupy.random.get_random_state())
+    snap["device_globals"] = {
+        m.__name__: copy.deepcopy(m.random.get_random_state())
+        for m in _devices()
+        if m.__name__ in _generators
+    }
     for follower in list(_followers):
         follower(snap)
     return snap
@@ -288,9 +305,9 @@ def rng_restore(snap: dict[str, Any]) -> None:
     _generators.clear()
     _generators.update({k: copy.deepcopy(g) for k, g in snap["generators"].items()})
     _seed["value"] = snap["seed"]
-    if "cupy_global" in snap:
-        cupy = _cupy_if_loaded()
-        cupy.random.set_random_state(copy.deepcopy(snap["cupy_global"]))
+    modules = {m.__name__: m for m in _devices()}
+    for key, state in snap.get("device_globals", {}).items():
+        modules[key].random.set_random_state(copy.deepcopy(state))
     for follower in list(_followers):
         follower(snap)
 
@@ -313,7 +330,7 @@ def _from_environment() -> None:
 
         message = (
             f"COURSE_BACKEND={raw!r} cannot be used, so the course runs on NumPy. {exc} "
-            "Set COURSE_BACKEND to numpy or cupy, or unset it."
+            "Set COURSE_BACKEND to numpy, strict or cupy, or unset it."
         )
         try:
             warnings.warn(message, BackendWarning, stacklevel=3)

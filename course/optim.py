@@ -99,11 +99,15 @@ def grad_norms(grads: Sequence[Array], rows: Sequence[Array | None] | None = Non
     if validate.checking():
         _check_grads(grads, "grad_norms")
         check_rows(rows, grads, "grad_norms")
-    norms = []
+    if not grads:
+        return []
+    xp = backend.array_module(grads[0])
+    squares = []
     for g, r in zip(grads, _rows_for(rows, len(grads)), strict=True):
         flat = (g if r is None else g.take(r, axis=0)).reshape(-1)
-        norms.append(math.sqrt(max(float(backend.array_module(g).vdot(flat, flat)), 0.0)))
-    return norms
+        squares.append(xp.vdot(flat, flat))
+    # One copy to the host for all of them: on a GPU each float() would wait for the device.
+    return [math.sqrt(max(float(s), 0.0)) for s in backend.to_host(xp.stack(squares)).tolist()]
 
 
 def scale_grads(grads: Sequence[Array], rate: float, rows: Sequence[Array | None] | None = None) -> None:

@@ -1,7 +1,8 @@
 """Shared fixtures: every array test runs once per backend.
 
-The CuPy cases are skipped, with the reason shown, where CuPy or a CUDA
-device is missing; the NumPy cases always run.
+NumPy and the strict CPU stand-in for CuPy (``course.strict``) always run;
+the CuPy cases are skipped, with the reason shown, where CuPy or a CUDA
+device is missing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ matplotlib.use("Agg")
 _GPU = backend.gpu_available()
 BACKENDS = [
     "numpy",
+    "strict",
     pytest.param(
         "cupy",
         marks=pytest.mark.skipif(not _GPU, reason="CuPy backend: no CuPy or no CUDA device here"),
@@ -50,4 +52,4 @@ def _numpy_backend_after_each_test():
 def pytest_report_header(config):
     data = os.environ.get("COURSE_DATA_DIR", "(not set)")
     gpu = ", cupy" if _GPU else " (cupy: no CUDA device)"
-    return [f"course backends: numpy{gpu}", f"COURSE_DATA_DIR: {data}"]
+    return [f"course backends: numpy, strict{gpu}", f"COURSE_DATA_DIR: {data}"]

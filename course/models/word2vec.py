@@ -45,11 +45,12 @@ def as_one_hot(x: Array, vocab_size: int, dtype: Any, id_ndim: int, what: str) -
     one-hot rows (one more axis, of length V = vocab_size) are only cast.
     ``what`` names the argument in the error message.
     """
-    xp = backend.array_module(x)
     validate.check_array(x, "as_one_hot", what, f"of word ids with {id_ndim} axes")
+    # A new array: on the backend in use, unless the ids already live on a device.
+    xp = backend.array_module(x) if backend.array_module(x) is not backend.host() else backend.xp()
     if x.ndim == id_ndim + 1 and x.shape[-1] == vocab_size:
         validate.check_one_hot(x, x.shape, f"{what} (one-hot rows)")
-        return x.astype(dtype, copy=False)
+        return xp.asarray(x, dtype=dtype)
     if x.ndim != id_ndim or x.dtype.kind not in "iu":
         raise validate.InputTypeError(
             f"{what} must be integer word ids with {id_ndim} axes or one-hot rows of length "
