@@ -3,6 +3,7 @@
 
     python3 quickstart.py lab     # set up, then open the course in JupyterLab
     python3 quickstart.py test    # set up, then run the whole test suite
+    python3 quickstart.py gpu-check   # on an NVIDIA GPU: CuPy tests and GPU benchmarks
 
 Needs only Python 3.11+ with pip. The environment lives in ``.venv/`` next to
 this file and is reinstalled only when ``pyproject.toml`` changes. Extra
@@ -63,6 +64,9 @@ def main(argv: list[str]) -> int:
     if command == "test":
         python = setup("dev")
         return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
+    if command == "gpu-check":
+        # Standard library only until a CUDA device is found, so a CPU machine hears so at once.
+        return subprocess.call([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), *rest], cwd=ROOT)
     if command == "lab":
         python = setup("dev")
         workspace = prepare_workspace(python)

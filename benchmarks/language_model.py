@@ -23,7 +23,9 @@ wall time. ``--peer torch`` trains the PyTorch equivalent with the same recipe
 afterwards, for the wall-time comparison.
 
 Needs the PTB files: COURSE_DATA_DIR=/path/to/data (with ptb/ptb.*.txt).
-PyTorch is the ``bench`` extra.
+PyTorch is the ``bench`` extra. ``--device cuda`` runs ours on CuPy and
+PyTorch on the GPU (``python3 quickstart.py gpu-check`` does so), and
+``--configs medium`` adds Zaremba et al.'s 2x650 medium model.
 
 NumPy's OpenBLAS picks its matrix kernels from the CPU it detects, unless
 ``OPENBLAS_CORETYPE`` pins them, and the first line printed names the choice.
@@ -66,8 +68,12 @@ SPEED_CONFIGS = {
     "small": dict(
         D=200, H=200, layers=2, dropout=0.0, tie=False, lr=20.0, max_grad=0.25, batch=20, time=20, iters=8
     ),
+    "medium": dict(
+        D=650, H=650, layers=2, dropout=0.5, tie=False, lr=35.0, max_grad=5 / 35, batch=20, time=35, iters=2
+    ),
 }
 DEFAULT_SPEED = ("rnnlm", "better")
+DEVICE = {"name": "cpu"}  # --device: cpu, cuda (CuPy and PyTorch on the GPU) or strict (CuPy's rules, CPU)
 TIME = 35  # steps per evaluation batch
 
 
@@ -99,7 +105,20 @@ def torch_model(V: int, D: int, H: int, layers: int, dropout: float, tie: bool, 
             return self.out(self.drop(y)), state
 
     torch.manual_seed(0)
-    return TorchLM()
+    return TorchLM().to(torch_device())
+
+
+def torch_device() -> str:
+    return "cuda" if DEVICE["name"] == "cuda" else "cpu"
+
+
+def wait_for_devices() -> None:
+    """Let queued GPU work finish before a timer is read (asynchronous kernels)."""
+    course.backend.synchronize()
+    if DEVICE["name"] == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
 
 
 class TorchTrainer:
@@ -118,7 +137,7 @@ class TorchTrainer:
     def step(self, bx: np.ndarray, bt: np.ndarray) -> float:
         torch = self.torch
         self.model.train()
-        x, t = torch.from_numpy(bx), torch.from_numpy(bt)
+        x, t = torch.from_numpy(bx).to(torch_device()), torch.from_numpy(bt).to(torch_device())
         if self.state is not None:
             self.state = tuple(s.detach() for s in self.state)
         out, self.state = self.model(x, self.state)
@@ -142,8 +161,8 @@ class TorchTrainer:
         total, count, state = 0.0, 0, None
         with torch.no_grad():
             for s in range(0, L, time_size):
-                x = torch.from_numpy(np.ascontiguousarray(inputs[:, s : s + time_size]))
-                t = torch.from_numpy(np.ascontiguousarray(targets[:, s : s + time_size]))
+                x = torch.from_numpy(np.ascontiguousarray(inputs[:, s : s + time_size])).to(torch_device())
+                t = torch.from_numpy(np.ascontiguousarray(targets[:, s : s + time_size])).to(torch_device())
                 out, state = self.model(x, state)
                 loss = torch.nn.functional.cross_entropy(
                     out.reshape(-1, out.shape[-1]), t.reshape(-1), ignore_index=-1, reduction="sum"
@@ -187,6 +206,8 @@ def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tu
 
     def ours_iter() -> None:
         bx, bt = ours.get_batch(xs, ts, cfg["batch"], cfg["time"])
+        like = ours.model.params[0]
+        bx, bt = course.backend.to_device(bx, like=like), course.backend.to_device(bt, like=like)
         loss = float(ours.model.forward(bx, bt))
         check_finite(loss, 0, 0)
         ours.model.backward()
@@ -206,9 +227,11 @@ def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tu
         # Alternate which goes first so a slow spell hits both the same way on average.
         order = [("numpy", ours_iter), ("torch", peer_iter)]
         for label, fn in order if r % 2 == 0 else order[::-1]:
+            wait_for_devices()
             t0 = time.perf_counter()
             for _ in range(cfg["iters"]):
                 fn()
+            wait_for_devices()
             seconds[label].append(time.perf_counter() - t0)
         a, b = tokens / seconds["numpy"][-1], tokens / seconds["torch"][-1]
         print(
@@ -343,7 +366,17 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="with --train: use only the first LIMIT training tokens")
     parser.add_argument("--seed", type=int, default=0, help="with --train: course.seed for our model")
     parser.add_argument("--save", metavar="PATH", help="with --train: save our trained parameters (.npz)")
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "strict"],
+        default="cpu",
+        help="cuda: ours on CuPy and PyTorch on the GPU; strict: ours under CuPy's rules on the CPU",
+    )
     args = parser.parse_args()
+    DEVICE["name"] = args.device
+    if args.device != "cpu":
+        course.use({"cuda": "cupy", "strict": "strict"}[args.device])  # explains itself if CuPy cannot run
+        print(f"device: {args.device} (course backend {course.backend.name()})", flush=True)
 
     import torch
 

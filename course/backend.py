@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random as _pyrandom
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "rng_snapshot",
     "scatter_add",
     "seed",
+    "synchronize",
     "to_device",
     "to_host",
     "use",
@@ -137,8 +139,6 @@ def host() -> ModuleType:
 
 def _devices() -> list[ModuleType]:
     """The device array modules loaded in this process (CuPy, the strict stand-in)."""
-    import sys  # noqa: PLC0415
-
     return [m for m in (sys.modules.get("cupy"), sys.modules.get("course.strict")) if m is not None]
 
 
@@ -204,6 +204,17 @@ def scatter_add(target: Any, indices: Any, values: Any) -> None:
         module.add.at(target.reshape(-1), flat.reshape(-1), values.reshape(-1))
     else:
         module.add.at(target, indices, values)
+
+
+def synchronize() -> None:
+    """Wait until the GPU has finished the work queued so far (a no-op on the CPU).
+
+    CuPy launches kernels asynchronously, so a timer read without this measures
+    only the launches.
+    """
+    cupy = sys.modules.get("cupy")
+    if _state["name"] == "cupy" and cupy is not None:
+        cupy.cuda.get_current_stream().synchronize()
 
 
 def seed(value: int) -> None:
@@ -325,7 +336,6 @@ def _from_environment() -> None:
     try:
         use(requested)
     except (ValueError, BackendError) as exc:
-        import sys  # noqa: PLC0415
         import warnings  # noqa: PLC0415
 
         message = (

@@ -144,3 +144,15 @@ def test_import_policy_check_can_fail(tmp_path):
         assert _imports_numpy_or_cupy(bad) == ["course/_policy_probe.py:1 imports numpy"]
     finally:
         bad.unlink()
+
+
+def test_gpu_check_says_plainly_when_there_is_no_cuda_device(tmp_path):
+    # No nvidia-smi on PATH: the check stops at once, before installing anything, and fails.
+    env = dict(os.environ, PATH=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "quickstart.py"), "gpu-check"],
+        env=env, capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "no CUDA device here" in proc.stderr and "nvidia-smi" in proc.stderr
+    assert "Installing" not in proc.stdout
