@@ -2,6 +2,7 @@
 
     COURSE_DATA_DIR=../shared/data python benchmarks/grade_class.py            # 40 students x 8 chapters
     python benchmarks/grade_class.py --students 8 --chapters ch01 ch02          # a quick look
+    python benchmarks/grade_class.py --cluster local:2 --only parallel          # the local pool vs Dask
 
 The class mixes honest students (the reference solutions), students who left
 one exercise as the stub, students who handed in the untouched release, and
@@ -142,14 +143,26 @@ def _scores(root: Path, chapter: str, student: str) -> dict[str, float]:
     return {gid: score for gid, (score, _) in flow.grades(root, chapter, student).items()}
 
 
-def run(chapters: list[str], students: int, workers: int, wall_s: float) -> dict:
+def run(chapters: list[str], students: int, workers: int, wall_s: float, on: str | None = None) -> dict:
+    """Grade a fresh class with the local pool of ``workers``, or on the Dask cluster ``on``."""
+    costs: dict[str, float] = {}
+    recorded = 0
     with tempfile.TemporaryDirectory(prefix="grade-class-") as tmp:
         root = Path(tmp)
         expected = build(root, chapters, students)
         start = time.perf_counter()
         errors: dict[str, str] = {}
         for chapter in chapters:
-            summary = batch.grade_class(root, chapter, None, batch.Settings(workers=workers, wall_s=wall_s))
+            settings = batch.Settings(workers=workers, wall_s=wall_s)
+            if on:
+                from autograder.instructors import cluster
+
+                summary = cluster.grade_class(root, chapter, None, settings, cluster.Options(on))
+                recorded += len(summary.recorded)
+                for k, v in summary.costs.items():
+                    costs[k] = costs.get(k, 0.0) + v
+            else:
+                summary = batch.grade_class(root, chapter, None, settings)
             errors.update({f"{chapter}/{s}": e for s, e in summary.errors.items()})
         wall = time.perf_counter() - start
         problems = [f"{c}: {p}" for c in chapters for p in batch.check(root, c)]
@@ -165,7 +178,10 @@ def run(chapters: list[str], students: int, workers: int, wall_s: float) -> dict
         for row in ledger.rows(root):
             statuses[row["status"]] = statuses.get(row["status"], 0) + 1
         notebooks = len(expected)
+    coordinator = {k: round(1000 * v / max(1, recorded), 1) for k, v in costs.items()}
     return {
+        "on": on or "local pool",
+        "coordinator_ms_per_result": coordinator,
         "workers": workers,
         "notebooks": notebooks,
         "wall_s": round(wall, 1),
@@ -184,15 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="workers of the parallel run")
     parser.add_argument("--timeout", type=float, default=45.0, help="seconds per notebook")
     parser.add_argument("--only", choices=["sequential", "parallel"], help="run one of the two")
+    parser.add_argument(
+        "--cluster", metavar="ADDRESS", help="also grade on this Dask cluster (local:N or tcp://HOST:PORT)"
+    )
     args = parser.parse_args(argv)
     print(f"isolation: {sandbox.isolation()}")
     print(f"class: {args.students} students x {len(args.chapters)} chapters ({', '.join(args.chapters)})")
     results = []
-    for workers in [1, args.workers]:
-        label = "sequential" if workers == 1 else "parallel"
-        if args.only and args.only != label:
+    runs = [("sequential", 1, None), ("parallel", args.workers, None)]
+    runs += [("cluster", args.workers, args.cluster)] if args.cluster else []
+    for label, workers, on in runs:
+        if args.only and label != "cluster" and args.only != label:
             continue
-        result = run(args.chapters, args.students, workers, args.timeout)
+        result = run(args.chapters, args.students, workers, args.timeout, on)
         results.append(result)
         print(
             f"{label:>10}: {result['notebooks']} notebooks in {result['wall_s']} s with {workers} worker(s), "
@@ -201,8 +221,23 @@ def main(argv: list[str] | None = None) -> int:
             f"gradebook problems {len(result['gradebook_problems'])}, "
             f"wrong scores {len(result['wrong_scores'])}"
         )
-    if len(results) == 2:
-        print(f"parallel speed-up: {results[0]['wall_s'] / results[1]['wall_s']:.2f}x")
+        if on:
+            costs = result["coordinator_ms_per_result"]
+            total = sum(costs.values())
+            print(
+                f"coordinator: {total:.0f} ms per submission recorded ({costs}), "
+                f"at most {3_600_000 / max(total, 1e-3):,.0f} notebooks per hour"
+            )
+    by_label = {r["on"] if r["on"] != "local pool" else r["workers"]: r for r in results}
+    if 1 in by_label and args.workers in by_label and args.workers != 1:
+        print(f"parallel speed-up: {by_label[1]['wall_s'] / by_label[args.workers]['wall_s']:.2f}x")
+    if args.cluster and args.workers in by_label:
+        local, dask_run = by_label[args.workers], by_label[args.cluster]
+        ratio = dask_run["per_notebook_s"] / local["per_notebook_s"]
+        print(
+            f"cluster overhead per notebook: {dask_run['per_notebook_s']} s on {args.cluster} vs "
+            f"{local['per_notebook_s']} s with the local pool of {args.workers}: {100 * (ratio - 1):+.1f}%"
+        )
     print(json.dumps(results, indent=1))
     bad = any(r["grader_errors"] or r["gradebook_problems"] or r["wrong_scores"] for r in results)
     return 1 if bad else 0

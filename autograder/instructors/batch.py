@@ -254,15 +254,30 @@ def grade_one(
     ``expected``: the assignment's notebooks and grade ids, ``expected_notebooks(root, assignment)``.
     """
     root = Path(root)
+    notes, error = prepare(root, assignment, student, expected)
+    if error:
+        return error
+    return record(root, assignment, student, notes, _api(root, settings))
+
+
+def prepare(
+    root: Path, assignment: str, student: str, expected: dict[str, set[str]]
+) -> tuple[dict[str, dict], str]:
+    """Forget an earlier grading and normalize the submission: (notes, '') or ({}, why it cannot be read)."""
     ledger.start(root, assignment, student)
     try:
-        notes = normalize(root, assignment, student, expected)
+        return normalize(root, assignment, student, expected), ""
     except Exception as exc:
         reason = f"could not read the submission: {exc}"
         ledger.record(root, assignment, student, "*", {"status": "error", "reason": reason})
-        return reason
+        return {}, reason
+
+
+def record(root: Path, assignment: str, student: str, notes: dict[str, dict], api: Any) -> str:
+    """nbgrader's autograde with ``api`` (its Execute step stores the scores), then the ledger:
+    '' or the reason the submission could not be graded. ``notes``: from :func:`prepare`."""
     with flow.grading_env():
-        result = _api(root, settings).autograde(assignment, student, force=True)
+        result = api.autograde(assignment, student, force=True)
     if not result.get("success"):
         reason = _last_line(result.get("error") or result.get("log") or "nbgrader failed")
         ledger.record(root, assignment, student, "*", {"status": "error", "reason": reason})

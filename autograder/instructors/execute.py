@@ -9,6 +9,7 @@ reason, what needs review) in the ledger.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,39 @@ class SandboxedExecute(NbGraderPreprocessor):
         except Exception:
             return []
         return cells.restore_cells(original, restored)[1]
+
+
+# Results graded elsewhere (by the workers of a cluster), waiting to be recorded:
+# (course root, assignment, student, notebook) -> (outcome, outputs by code cell, code cells graded).
+RECEIVED: dict[tuple[str, str, str, str], tuple[grading.Outcome, dict[int, dict], int]] = {}
+LEDGER_S = [0.0]  # seconds spent writing the ledger from RecordedExecute (the coordinator's cost)
+
+
+class RecordedExecute(SandboxedExecute):
+    """nbgrader's Execute step for results graded elsewhere: nothing runs here.
+
+    The coordinator of a cluster puts each checked result in ``RECEIVED``; this step
+    writes it into the notebook nbgrader has restored, exactly as
+    :class:`SandboxedExecute` writes a local grading, and records the outcome.
+    """
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        info = resources["nbgrader"]
+        root = Path(self.course_root)
+        key = (str(root), info["assignment"], info["student"], info["notebook"])
+        outcome, results, code_cells = RECEIVED.pop(
+            key, (grading.Outcome("error", "no result came back from the grading workers"), {}, -1)
+        )
+        if code_cells >= 0 and code_cells != sum(c.cell_type == "code" for c in nb.cells):
+            # The worker restored the notebook differently from nbgrader: do not score it.
+            outcome = grading.Outcome(
+                "error", "the worker graded a notebook with other cells than nbgrader's"
+            )
+            results = {}
+        outcome.review = self._edits(root, info, nb) + outcome.review
+        grading.apply_results(nb, outcome, results)
+        outcome.review += bounds.cap_outputs(nb)
+        began = time.perf_counter()
+        ledger.record(root, info["assignment"], info["student"], info["notebook"], outcome.to_json())
+        LEDGER_S[0] += time.perf_counter() - began
+        return nb, resources

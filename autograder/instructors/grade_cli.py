@@ -3,6 +3,7 @@
     course-grade release ch01                 student version + gradebook entries
     course-grade collect ch01 --zip lms.zip   (or --exchange DIR) into submitted/
     course-grade grade ch01 --workers 2       sandboxed, parallel, resumable
+    course-grade grade ch01 --cluster tcp://HOST:8786   (or local:N) on the workers of a Dask cluster
     course-grade check ch01                   gradebook consistent with the grading?
     course-grade feedback ch01                HTML feedback per student (hidden tests removed)
     course-grade export --to grades.csv       nbgrader's CSV of scores
@@ -60,7 +61,21 @@ def _grade(args: argparse.Namespace) -> int:
     settings = batch.Settings(
         workers=args.workers, wall_s=args.timeout, memory_mb=args.memory, force=args.force
     )
-    summary = batch.grade_class(args.root, args.assignment, args.student or None, settings)
+    if args.cluster:
+        from autograder.instructors import cluster  # noqa: PLC0415 - needs the optional dask extra
+
+        options = cluster.Options(args.cluster, args.isolation, args.allow_weaker_isolation)
+        summary = cluster.grade_class(args.root, args.assignment, args.student or None, settings, options)
+        costs = summary.per_result_ms()
+        if summary.recorded:
+            total = sum(costs.values())
+            print(
+                f"coordinator: {total:.0f} ms per submission recorded ("
+                + ", ".join(f"{k} {v:g}" for k, v in costs.items())
+                + f"), at most {3_600_000 / max(total, 1e-3):,.0f} submissions per hour"
+            )
+    else:
+        summary = batch.grade_class(args.root, args.assignment, args.student or None, settings)
     print(
         f"graded {len(summary.graded)}, already graded {len(summary.skipped)}, errors {len(summary.errors)}"
     )
@@ -137,6 +152,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--force", action="store_true", help="grade again submissions already graded")
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to start N workers "
+        "here (needs the `cluster` extra: pip install 'course[cluster]')",
+    )
+    p.add_argument(
+        "--isolation",
+        choices=["rlimits", "bubblewrap", "bubblewrap+uids"],
+        help="with --cluster: the isolation every worker must have (default: this machine's)",
+    )
+    p.add_argument(
+        "--allow-weaker-isolation",
+        action="store_true",
+        help="with --cluster: let workers with weaker isolation grade (they are refused otherwise)",
+    )
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("check", help="check that the gradebook agrees with the grading")

@@ -82,7 +82,7 @@ def bwrap_path() -> str | None:
     return path if ok else None
 
 
-def _can_switch_user() -> bool:
+def can_switch_user() -> bool:
     """Inside bubblewrap, as root, a run drops to a user id of its own (setpriv, util-linux).
 
     Without bubblewrap the run keeps the grader's user id: Python itself may live
@@ -100,7 +100,7 @@ def isolation() -> str:
     """One line saying what isolation this machine gives a sandboxed run."""
     parts = ["bubblewrap namespaces" if bwrap_path() else "no bubblewrap (apt-get install bubblewrap)"]
     parts.append(
-        "separate user ids" if _can_switch_user() else "the grader's own user id (grade as root for more)"
+        "separate user ids" if can_switch_user() else "the grader's own user id (grade as root for more)"
     )
     parts.append("rlimits" if resource is not None else "no rlimits on this system")
     return ", ".join(parts) + ", wall-clock kill"
@@ -134,12 +134,13 @@ def _package_files() -> list[str]:
     for pkg in _PACKAGES:
         for folder, dirs, names in os.walk(REPO / pkg):
             here = Path(folder)
-            dirs[:] = sorted(d for d in dirs if not _generated((here / d).relative_to(REPO / pkg)))
+            dirs[:] = sorted(d for d in dirs if not generated((here / d).relative_to(REPO / pkg)))
             files += [str(here / n) for n in sorted(names) if n.endswith((".py", ".txt"))]
     return files
 
 
-def _generated(rel: Path) -> bool:
+def generated(rel: Path) -> bool:
+    """Whether a path under the default course root is a generated folder (not the course's code)."""
     return rel.parts[0] in {
         "release",
         "submitted",
@@ -275,7 +276,7 @@ def start(
     file-size limit instead of the grader's memory. Stop it with :func:`stop`.
     """
     scratch = Path(scratch).resolve()
-    uid = _slot_uid() if _can_switch_user() else None
+    uid = _slot_uid() if can_switch_user() else None
     _prepare_scratch(scratch, uid)
     full_env = environment(scratch, env)
     if bwrap_path() is not None:
