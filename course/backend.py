@@ -195,7 +195,8 @@ def scatter_add(target: Any, indices: Any, values: Any) -> None:
     values (N, ...).
     """
     module = array_module(target)
-    indices = indices.reshape(-1)
+    # Host ids for a device target are copied over, as CuPy's own scatter does.
+    indices = module.asarray(indices).reshape(-1)
     row = int(numpy.prod(target.shape[1:], dtype=numpy.int64))
     if target.ndim > 1 and target.flags.c_contiguous and row > 1:
         # One 1-D scatter over the flat entries: NumPy's add.at is many times

@@ -43,18 +43,19 @@ def labels_from_targets(y: Array, t: Array, who: str = "cross_entropy_error") ->
     """Class indices from t given as labels (shape y.shape[:-1]) or one-hot (shape y.shape).
 
     Labels must lie in 0..C-1 (C = y.shape[-1]); one-hot rows must hold a single 1.
+    Host labels for device scores are copied to the device, as CuPy's indexing would.
     """
     validate.check_array(t, who, "t", f"of labels {y.shape[:-1]} or one-hot rows {y.shape}")
     if t.shape == y.shape:
         validate.check_one_hot(t, y.shape, who)
-        return t.argmax(axis=-1)
+        return backend.to_device(t.argmax(axis=-1), like=y)
     if t.shape != y.shape[:-1] or t.dtype.kind not in "iu":
         error = validate.ShapeError if t.dtype.kind in "iu" else validate.InputTypeError
         raise error(
             f"{who}: targets must be integer class labels of shape {y.shape[:-1]} or one-hot rows "
             f"of shape {y.shape}; got dtype {t.dtype} and shape {t.shape}."
         )
-    return validate.check_labels(t, y.shape[-1], who)
+    return backend.to_device(validate.check_labels(t, y.shape[-1], who), like=y)
 
 
 def cross_entropy_error(y: Array, t: Array) -> Array:

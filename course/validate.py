@@ -474,8 +474,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _WRAPPER = """def {name}({params}):
     if _course_calls.depth:
         return _course_func({args})
-    _course_check({args})
+{convert}    _course_check({args})
 {run}"""
+_IDS_TO_DEVICE = """    ({args},) = _course_ids_to_device({args})
+"""
 _RUN_TRUSTED = """    _course_calls.depth = 1
     try:
         return _course_func({args})
@@ -509,7 +511,34 @@ def _parameters(func: Callable) -> tuple[str, str, dict[str, Any]] | None:
     return ", ".join(declared), ", ".join(passed), defaults
 
 
-def guarded(func: Callable, check: Callable, label: str | None = None, trust_inside: bool = True) -> Callable:
+def ids_to_device(owner: Any, *args: Any) -> tuple[Any, ...]:
+    """``(owner, *args)`` with host integer arrays among ``args`` copied to ``owner``'s device.
+
+    Word ids and labels are indices, which CuPy copies from the host by itself
+    when it indexes; a model whose weights live on a GPU takes them from the
+    host the same way at its entry, so students need not move them. Float data
+    is never moved: mixing host and device numbers stays an error.
+    """
+    params = getattr(owner, "params", None)
+    if not params or not backend.is_array(params[0]):
+        return (owner, *args)
+    module = backend.array_module(params[0])
+    if module is backend.host():
+        return (owner, *args)
+    host = backend.host().ndarray
+    return (
+        owner,
+        *(module.asarray(a) if isinstance(a, host) and a.dtype.kind in "iu" else a for a in args),
+    )
+
+
+def guarded(
+    func: Callable,
+    check: Callable,
+    label: str | None = None,
+    trust_inside: bool = True,
+    move_ids: bool = False,
+) -> Callable:
     """``func`` preceded by ``check(...)`` (same arguments), which raises on bad input.
 
     The model answers of the chapters are shown in the notebooks exactly as
@@ -524,15 +553,20 @@ def guarded(func: Callable, check: Callable, label: str | None = None, trust_ins
     than a call of ``func``), its name, docstring, signature and source
     (``__wrapped__``), and a code object of its own named ``label`` (so
     tracebacks say ``MatMul.forward``, and no two guarded methods share code).
+    With ``move_ids``, host integer arguments go to the device of ``self``'s
+    weights first (:func:`ids_to_device`).
     """
     label = label or func.__qualname__
     spec = _parameters(func)
     params, args, namespace = spec if spec is not None else ("*args, **kwargs", "*args, **kwargs", {})
     run = (_RUN_TRUSTED if trust_inside else _RUN_PLAIN).format(args=args)
-    source = _WRAPPER.format(name="_course_checked", params=params, args=args, run=run)
+    convert = _IDS_TO_DEVICE.format(args=args) if move_ids and spec is not None else ""
+    source = _WRAPPER.format(name="_course_checked", params=params, args=args, run=run, convert=convert)
     filename = os.path.join(_HERE, f"<guard of {label}>")  # inside course/: course code to the autograder
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    namespace.update(_course_calls=_calls, _course_func=func, _course_check=check)
+    namespace.update(
+        _course_calls=_calls, _course_func=func, _course_check=check, _course_ids_to_device=ids_to_device
+    )
     exec(compile(source, filename, "exec"), namespace)  # our own template: no outside input
     checked = namespace["_course_checked"]
     checked.__code__ = checked.__code__.replace(co_name=label, co_qualname=label)
@@ -564,10 +598,11 @@ def guard(cls: type, **checks: Callable) -> type:
 
     ``check`` takes the method's arguments (``self`` first) and raises on bad
     input (see :func:`guarded`). Methods the class does not define itself are
-    skipped.
+    skipped. A ``forward`` takes host word ids for device weights (:func:`ids_to_device`).
     """
     for name, check in checks.items():
         method = cls.__dict__.get(name)
         if callable(method):
-            setattr(cls, name, guarded(method, check, f"{cls.__qualname__}.{name}"))
+            label = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, guarded(method, check, label, move_ids=name == "forward"))
     return cls

@@ -287,3 +287,66 @@ def test_the_environment_variable_selects_the_strict_backend(tmp_path):
     code = "import course; from course import backend; print(backend.name(), type(backend.zeros(2)).__name__)"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.split() == ["strict", "ndarray"], proc.stderr
+
+
+# --- host ids, device weights: what students pass ------------------------------------------
+
+
+def _models(corpus):
+    from course.models import (
+        CBOW,
+        BetterRnnlm,
+        GRURnnlm,
+        SimpleCBOW,
+        SimpleSkipGram,
+        SkipGram,
+        SparseCBOW,
+        SparseSkipGram,
+    )
+    from course.models.attention_seq2seq import AttentionSeq2seq
+    from course.models.seq2seq import PeekySeq2seq, Seq2seq
+
+    V = 12
+    return {
+        "Rnnlm": (Rnnlm(V, 4, 5), "lm"),
+        "BetterRnnlm": (BetterRnnlm(V, 4, 4, dropout_ratio=0.3, tie_weights=True), "lm"),
+        "GRURnnlm": (GRURnnlm(V, 4, 5), "lm"),
+        "SimpleCBOW": (SimpleCBOW(V, 3, window_size=1), "w2v1"),
+        "SimpleSkipGram": (SimpleSkipGram(V, 3, window_size=1), "w2v1"),
+        "CBOW": (CBOW(V, 3, 1, corpus, sample_size=2), "w2v1"),
+        "SkipGram": (SkipGram(V, 3, 1, corpus, sample_size=2), "w2v1"),
+        "SparseCBOW": (SparseCBOW(V, 3, 1, corpus, sample_size=2), "w2v1"),
+        "SparseSkipGram": (SparseSkipGram(V, 3, 1, corpus, sample_size=2), "w2v1"),
+        "Seq2seq": (Seq2seq(V, 4, 5), "s2s"),
+        "PeekySeq2seq": (PeekySeq2seq(V, 4, 5), "s2s"),
+        "AttentionSeq2seq": (AttentionSeq2seq(V, 4, 5), "s2s"),
+        "AttentionSeq2seq-bi": (AttentionSeq2seq(V, 4, 6, bidirectional=True), "s2s"),
+    }
+
+
+def test_every_model_takes_host_ids_with_device_weights(sx):
+    # Ids and labels are small integer arrays that students build on the host; like CuPy's
+    # indexing, the course copies them to the weights' device. Float data must be moved by hand.
+    host = np.random.default_rng(0)
+    corpus = host.integers(0, 12, 60)
+    for name, (model, kind) in _models(corpus).items():
+        if kind == "lm":
+            args = (host.integers(0, 12, (2, 5)), host.integers(0, 12, (2, 5)))
+        elif kind == "w2v1":
+            args = (host.integers(0, 12, (3, 2)), host.integers(0, 12, 3))
+        else:
+            args = (host.integers(0, 12, (2, 4)), host.integers(0, 12, (2, 3)))
+        assert type(model.params[0]) is strict.ndarray, name
+        loss = model.forward(*args)
+        model.backward()
+        assert type(loss) is strict.ndarray and np.isfinite(float(loss)), name
+        assert all(type(g) is strict.ndarray for g in model.grads), name
+
+
+def test_gradient_checks_take_host_ids_for_a_device_model(sx):
+    from course.gradcheck import check_model
+    from course.models import BetterRnnlm
+
+    model = BetterRnnlm(8, 3, 3, dropout_ratio=0.3, dtype="float64")
+    ids = np.random.default_rng(1).integers(0, 8, (2, 5))
+    assert check_model(model, ids[:, :-1], ids[:, 1:]).ok

@@ -159,6 +159,7 @@ class TimeSoftmaxWithLoss:
                 f"got {ts.shape}."
             )
         validate.check_labels(ts, V, "TimeSoftmaxWithLoss labels", ignore=self.ignore_label)
+        ts = backend.to_device(ts, like=xs)  # host labels for device scores: copied over, as CuPy indexes
         scores = xs.reshape(-1, V)
         labels = ts.reshape(-1)
         valid = labels != self.ignore_label
