@@ -8,10 +8,12 @@
    threshold ``sample``; a word of frequency f survives with probability
    min(1, (sqrt(f / sample) + 1) * sample / f)), so "the" and ``<eos>`` stop
    dominating the updates and the windows reach further;
-2. builds the (contexts, target) pairs of what is left and shuffles them;
-3. steps through them in mini-batches with SGD on the rows each batch uses,
-   the learning rate falling linearly from ``lr`` to ``lr * final_lr``
-   over the whole run.
+2. builds the (contexts, target) pairs of what is left, gives each example
+   a window b drawn from 1..window_size (``shrink_window``) and groups the
+   shuffled examples into batches that share b (``epoch_batches``);
+3. steps through the batches with SGD on the rows each batch uses, the
+   per-example learning rate falling linearly from ``lr`` to
+   ``lr * final_lr`` over the whole run.
 
 ``RECIPE`` is the course's default, chosen by ``benchmarks/word_vectors.py``
 (the measured table is in chapter 4 and benchmarks/README.md).
@@ -51,6 +53,10 @@ class Word2VecRecipe:
     step of the averaged context between its C words (1/C each); word2vec
     gives every context word the whole step. True does as word2vec: the
     input vectors' rate is C times the output vectors'.
+    shrink_window: word2vec's reduced window. Each example draws a window b
+    from 1 to the model's ``window_size`` and uses only its 2b nearest context
+    words, so a word at distance d counts with weight (window - d + 1) / window:
+    near words count more, and the mean window is about half as wide (faster).
     """
 
     optimizer: str = "sgd"
@@ -59,6 +65,7 @@ class Word2VecRecipe:
     batch_size: int = 500
     sample: float = 1e-3
     context_step: bool = True
+    shrink_window: bool = True
 
     def with_(self, **changes: Any) -> Word2VecRecipe:
         """A copy with some fields changed: ``RECIPE.with_(batch_size=2000)``."""
@@ -95,7 +102,7 @@ def subsample(corpus: Array, sample: float = 1e-3, seed: int | None = None) -> A
 def make_optimizer(recipe: Word2VecRecipe) -> Any:
     """The recipe's optimizer (its ``lr`` is then set at every step)."""
     if recipe.optimizer == "sgd":
-        return SGD(lr=recipe.lr * recipe.batch_size)
+        return SGD(lr=recipe.lr)
     if recipe.optimizer == "lazyadam":
         return LazyAdam(lr=recipe.lr)
     raise ValueError(f"Unknown optimizer {recipe.optimizer!r}: choose 'sgd' or 'lazyadam'.")
@@ -115,6 +122,10 @@ def train_word2vec(
     ``grad_rows`` make a step cost O(rows used). on_epoch(epoch, seconds,
     mean loss) runs after each epoch (e.g. to evaluate the vectors so far).
     Returns the mean loss of each epoch.
+
+    With ``recipe.shrink_window`` a batch whose examples drew window b uses
+    only their 2b nearest context words: the model's ``window_size`` is b for
+    that batch (and is restored at the end).
     """
     epochs = validate.check_count(epochs, "train_word2vec", "epochs")
     corpus = check_corpus(corpus, "train_word2vec")
@@ -122,36 +133,52 @@ def train_word2vec(
     xp = backend.array_module(like)
     corpus = backend.to_device(corpus, like=like)
     optimizer = make_optimizer(recipe)
-    sgd = recipe.optimizer == "sgd"
     sparse = getattr(model, "grad_rows", None) is not None and supports_rows(optimizer)
-    # Expected steps over the run, from the expected share of words kept.
-    kept_share = float(subsample_share(corpus, recipe.sample))
-    total_steps = max(1, epochs * int(corpus.shape[0] * kept_share) // recipe.batch_size)
-    # SGD: per-example rate times the batch (the loss is a batch mean); CBOW's context rows x C.
-    lr0 = recipe.lr * recipe.batch_size if sgd else recipe.lr
-    context = 2 * model.window_size if sgd and recipe.context_step and _is_cbow(model) else 1
-    scales = [float(context), 1.0]
-    step, losses = 0, []
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        contexts, target = create_contexts_target(subsample(corpus, recipe.sample), model.window_size)
-        order = backend.rng(xp).permutation(target.shape[0])
-        contexts, target = contexts[order], target[order]
-        loss_sum = xp.zeros((), dtype=xp.float64)
-        batches = target.shape[0] // recipe.batch_size
-        validate.precheck(model.forward, contexts, target)  # the model's own check, once
-        with validate.trusted():  # every batch is rows of the arrays checked above
-            for i in range(batches):
-                sl = slice(i * recipe.batch_size, (i + 1) * recipe.batch_size)
-                loss_sum += model.forward(contexts[sl], target[sl])
-                model.backward()
-                lr = lr0 * (1.0 - (1.0 - recipe.final_lr) * min(step / total_steps, 1.0))
-                _update(optimizer, model, lr, scales, sparse)
-                step += 1
-        losses.append(float(loss_sum) / max(batches, 1))
-        if on_epoch is not None:
-            on_epoch(epoch, time.perf_counter() - start, losses[-1])
+    window = int(model.window_size)
+    # The rate falls with the share of the run's (expected) examples done so far.
+    total = max(1.0, epochs * corpus.shape[0] * subsample_share(corpus, recipe.sample))
+    done, losses = 0, []
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            contexts, target = create_contexts_target(subsample(corpus, recipe.sample), window)
+            validate.precheck(model.forward, contexts, target)  # the model's own check, once
+            loss_sum = xp.zeros((), dtype=xp.float64)
+            batches = epoch_batches(target.shape[0], window, recipe, xp)
+            with validate.trusted():  # every batch is rows of the arrays checked above
+                for b, rows in batches:
+                    model.window_size = b
+                    loss_sum += model.forward(contexts[rows, window - b : window + b], target[rows])
+                    model.backward()
+                    rate = recipe.lr * (1.0 - (1.0 - recipe.final_lr) * min(done / total, 1.0))
+                    _update(optimizer, model, recipe, rate, rows.shape[0], b, sparse)
+                    done += rows.shape[0]
+            losses.append(float(loss_sum) / max(len(batches), 1))
+            if on_epoch is not None:
+                on_epoch(epoch, time.perf_counter() - start, losses[-1])
+    finally:
+        model.window_size = window
     return losses
+
+
+def epoch_batches(n: int, window: int, recipe: Word2VecRecipe, xp: Any) -> list[tuple[int, Array]]:
+    """One epoch's batches in random order: (window b, example ids (<= batch_size,)).
+
+    Without ``shrink_window`` every batch has b = window. With it, each
+    example draws b uniformly from 1..window, as word2vec does, so nearer
+    words count more; the examples are grouped by b so a batch shares one b.
+    """
+    gen = backend.rng(xp)
+    order = gen.permutation(n)
+    size = recipe.batch_size
+    if not recipe.shrink_window:
+        groups = [(window, order)]
+    else:
+        drawn = gen.integers(1, window + 1, n)[order]
+        groups = [(b, order[drawn == b]) for b in range(1, window + 1)]
+    batches = [(b, ids[i : i + size]) for b, ids in groups for i in range(0, ids.shape[0], size)]
+    host = backend.host()
+    return [batches[i] for i in host.random.default_rng(int(gen.integers(1 << 30))).permutation(len(batches))]
 
 
 def subsample_share(corpus: Array, sample: float) -> float:
@@ -167,14 +194,22 @@ def _is_cbow(model: Any) -> bool:
     return not isinstance(model, SkipGram)
 
 
-def _update(optimizer: Any, model: Any, lr: float, scales: list[float], sparse: bool) -> None:
-    """One step at rate ``lr`` (times each parameter's scale), on the rows used when ``sparse``."""
+def _update(
+    optimizer: Any, model: Any, recipe: Word2VecRecipe, rate: float, n: int, window: int, sparse: bool
+) -> None:
+    """One step on the rows used (when ``sparse``) at the per-example ``rate``.
+
+    SGD: the loss is the mean over the n examples, so the step is rate * n and
+    each example moves the weights as much as in word2vec; CBOW's input rows
+    get 2 * window times more with ``context_step``. LazyAdam: the rate as is.
+    """
     rows = model.grad_rows if sparse else None
-    if all(s == 1.0 for s in scales):
-        optimizer.lr = lr
+    if recipe.optimizer != "sgd":
+        optimizer.lr = rate
         optimizer.update(model.params, model.grads, rows=rows)
         return
+    scales = [2 * window if recipe.context_step and _is_cbow(model) else 1, 1]
     # SGD keeps no state, so one parameter at a time is the same step with its own rate.
-    for i, (p, g, s) in enumerate(zip(model.params, model.grads, scales, strict=True)):
-        optimizer.lr = lr * s
+    for i, (p, g, scale) in enumerate(zip(model.params, model.grads, scales, strict=True)):
+        optimizer.lr = rate * n * scale
         optimizer.update([p], [g], rows=None if rows is None else [rows[i]])

@@ -209,3 +209,65 @@ def test_cbow_trained_with_the_trainer_groups_words_by_topic():
     for query in ("a3", "b5"):
         neighbours = text.most_similar(query, word_to_id, id_to_word, model.word_vecs, top=5, verbose=False)
         assert all(word[0] == query[0] for word, _ in neighbours), neighbours
+
+
+# --------------------------------------------------------------------------
+# word2vec's training recipe (course.word2vec_training)
+# --------------------------------------------------------------------------
+
+
+def test_keep_probability_is_word2vecs_rule():
+    from course.word2vec_training import keep_probability
+
+    counts = np.array([500.0, 50.0, 1.0, 0.0, 449.0])
+    f = counts / counts.sum()
+    t = 1e-2
+    expected = np.minimum(1.0, (np.sqrt(f / t) + 1) * t / np.where(f > 0, f, 1.0))
+    expected[3] = 1.0
+    np.testing.assert_allclose(keep_probability(counts, t), expected)
+
+
+def test_subsample_thins_frequent_words_only_and_keeps_the_order(xp):
+    from course.word2vec_training import subsample, subsample_share
+
+    corpus = xp.asarray(np.r_[np.zeros(9000, dtype=np.int64), np.arange(1, 1001)])
+    kept = backend.to_host(subsample(corpus, 1e-3))
+    rare = kept[kept > 0]
+    np.testing.assert_array_equal(rare, np.arange(1, 1001))  # rare words all stay, in order
+    share = subsample_share(corpus, 1e-3)
+    assert abs(kept.size / 10_000 - share) < 0.01 and (kept == 0).sum() < 1000
+    assert subsample(corpus, 0.0) is corpus
+
+
+@pytest.mark.parametrize("cls", [SparseCBOW, SparseSkipGram, CBOW])
+def test_the_recipe_trains_and_groups_words_by_topic(cls):
+    from course.word2vec_training import RECIPE, train_word2vec
+
+    course.seed(0)
+    corpus, word_to_id, id_to_word = _two_topic_corpus()
+    model = cls(len(word_to_id), 10, 2, corpus)
+    seen = []
+    losses = train_word2vec(
+        model, corpus, 8, RECIPE.with_(batch_size=20, lr=0.05, sample=0.0),
+        on_epoch=lambda epoch, seconds, loss: seen.append(epoch),
+    )  # fmt: skip
+    assert seen == list(range(1, 9)) and losses[-1] < losses[0] - 0.5
+    for query in ("a3", "b5"):
+        neighbours = text.most_similar(query, word_to_id, id_to_word, model.word_vecs, top=5, verbose=False)
+        assert all(word[0] == query[0] for word, _ in neighbours), neighbours
+
+
+def test_the_recipe_with_lazy_adam_and_subsampling_runs_and_repeats():
+    from course.word2vec_training import RECIPE, train_word2vec
+
+    corpus, word_to_id, _ = _two_topic_corpus()
+    runs = []
+    for _ in range(2):
+        course.seed(3)
+        model = SparseCBOW(len(word_to_id), 8, 2, corpus)
+        recipe = RECIPE.with_(optimizer="lazyadam", lr=0.01, batch_size=16, sample=0.05)
+        runs.append((train_word2vec(model, corpus, 2, recipe), model.word_vecs.copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    with pytest.raises(ValueError, match="optimizer"):
+        train_word2vec(model, corpus, 1, RECIPE.with_(optimizer="adagrad"))
