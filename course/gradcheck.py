@@ -279,6 +279,15 @@ def float64_copy(obj: Any) -> Any:
     return copy.deepcopy(obj, memo)
 
 
+def _on_device_of(layer: Any, a: Array) -> Array:
+    """Test data made on the host, copied to the device of ``layer``'s weights (if they are on one)."""
+    params = [p for p in getattr(layer, "params", []) if backend.is_array(p)]
+    host = backend.host()
+    if not params or backend.array_module(params[0]) is host or backend.array_module(a) is not host:
+        return a
+    return backend.to_device(a, like=params[0])
+
+
 def _fresh_copy(obj: Any) -> Any:
     """Copy obj's objects and containers but share all its arrays."""
     memo: dict[int, Any] = {key: a for key, a in _arrays_in(obj).items()}
@@ -521,7 +530,8 @@ def check_layer(
         inputs: the forward arguments, e.g. ``x`` (N, D), or ``x, t`` for a
             loss layer. Floating inputs are checked against the gradients
             ``backward`` returns, in order; integer inputs (labels, word ids)
-            are passed through unchanged.
+            are passed through unchanged. Host arrays for a layer whose
+            weights live on a GPU are copied there first.
         dout: upstream gradient(s) with the shape of the output(s); random
             normal by default, 1 for a scalar loss. A tuple when forward
             returns a tuple (then backward is called as ``backward(*dout)``).
@@ -552,7 +562,7 @@ def check_layer(
     snap = backend.rng_snapshot()
     try:
         base = float64_copy(layer)
-        inputs64 = [float64_copy(a) if backend.is_array(a) else a for a in inputs]
+        inputs64 = [float64_copy(_on_device_of(base, a)) if backend.is_array(a) else a for a in inputs]
         ev = _Evaluator(base, inputs64, dict(forward_kwargs or {}), snap, method)
         work, out = ev.run()
         outs = _as_tuple(out)

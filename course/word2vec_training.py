@@ -169,7 +169,8 @@ def epoch_batches(n: int, window: int, recipe: Word2VecRecipe, xp: Any) -> list[
     words count more; the examples are grouped by b so a batch shares one b.
     """
     gen = backend.rng(xp)
-    order = gen.permutation(n)
+    # Drawn on the host (CuPy's generator has no permutation), the same stream as before on NumPy.
+    order = xp.asarray(backend.rng(backend.host()).permutation(n))
     size = recipe.batch_size
     if not recipe.shrink_window:
         groups = [(window, order)]

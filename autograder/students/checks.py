@@ -26,17 +26,22 @@ from course.gradcheck import check_layer, rel_error
 
 @contextlib.contextmanager
 def graded() -> Iterator[None]:
-    """Run a test cell's checks with warnings and stderr sent to stdout.
+    """Run a test cell's checks with warnings and stderr sent to stdout, on NumPy.
 
     A correct answer that makes NumPy warn (an overflow in exp, say) keeps its
-    points; the warning is still shown, as a note.
+    points; the warning is still shown, as a note. The checks run on NumPy, as
+    the grader does, whatever backend the notebook uses (CuPy on a GPU, or the
+    strict stand-in); the backend is put back afterwards.
     """
     captured = io.StringIO()
+    before = backend.name()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(captured):
         warnings.simplefilter("always")
+        backend.use("numpy")
         try:
             yield
         finally:
+            backend.use(before)
             seen = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
             for text in seen:
                 print(f"note (not penalised): your code raised {text}")

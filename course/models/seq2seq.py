@@ -325,7 +325,7 @@ class Seq2seq:
 
         beam_width=1 gives generate's greedy answers; the padding id ends an answer.
         """
-        xp = backend.array_module(xs)
+        xp = backend.array_module(self.params[0])  # the model's device, whatever xs's
         start = xp.full(xs.shape[0], start_id, dtype=xp.int32)
         ids, _ = decoding.beam_search(
             AnswerScorer(self, xs), start, sample_size, beam_width, end_id=self.pad_id
