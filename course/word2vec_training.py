@@ -41,10 +41,12 @@ class Word2VecRecipe:
     """How to train a word2vec model; ``RECIPE`` holds the course's default.
 
     optimizer: ``"sgd"`` (plain steps on the rows used) or ``"lazyadam"``.
-    lr: the first learning rate. For SGD it is per example, as in word2vec
-    (0.025): the models return the batch's *mean* loss, so the step uses
-    ``lr * batch_size`` and each example moves the weights as much as in
-    word2vec, whatever the batch size. For LazyAdam it is Adam's own rate.
+    lr: the first learning rate; None takes word2vec's defaults (SGD: 0.05
+    for CBOW, 0.025 for skip-gram; LazyAdam: 0.003). For SGD it is per
+    example, as in word2vec: the models return the batch's *mean* loss, so
+    the step uses ``lr * batch_size`` and each example moves the weights as
+    much as in word2vec, whatever the batch size. For LazyAdam it is Adam's
+    own rate.
     final_lr: the last step's rate as a fraction of ``lr`` (linear decay;
     1.0 keeps it constant).
     batch_size: examples per step.
@@ -60,7 +62,7 @@ class Word2VecRecipe:
     """
 
     optimizer: str = "sgd"
-    lr: float = 0.025
+    lr: float | None = None
     final_lr: float = 1e-4
     batch_size: int = 500
     sample: float = 1e-3
@@ -99,12 +101,21 @@ def subsample(corpus: Array, sample: float = 1e-3, seed: int | None = None) -> A
     return corpus[gen.random(corpus.shape[0]) < keep[corpus]]
 
 
+def first_lr(recipe: Word2VecRecipe, model: Any) -> float:
+    """The recipe's first learning rate for ``model``: its own, or word2vec's default."""
+    if recipe.lr is not None:
+        return float(recipe.lr)
+    if recipe.optimizer == "lazyadam":
+        return 0.003
+    return 0.05 if _is_cbow(model) else 0.025
+
+
 def make_optimizer(recipe: Word2VecRecipe) -> Any:
     """The recipe's optimizer (its ``lr`` is then set at every step)."""
     if recipe.optimizer == "sgd":
-        return SGD(lr=recipe.lr)
+        return SGD(lr=recipe.lr or 0.025)
     if recipe.optimizer == "lazyadam":
-        return LazyAdam(lr=recipe.lr)
+        return LazyAdam(lr=recipe.lr or 0.003)
     raise ValueError(f"Unknown optimizer {recipe.optimizer!r}: choose 'sgd' or 'lazyadam'.")
 
 
@@ -132,6 +143,7 @@ def train_word2vec(
     like = model.params[0]
     xp = backend.array_module(like)
     corpus = backend.to_device(corpus, like=like)
+    recipe = recipe.with_(lr=first_lr(recipe, model))
     optimizer = make_optimizer(recipe)
     sparse = getattr(model, "grad_rows", None) is not None and supports_rows(optimizer)
     window = int(model.window_size)
