@@ -218,15 +218,15 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - mirrors cupy.ndarray
 
     # --- indexing -------------------------------------------------------------
     def __getitem__(self, key: Any) -> ndarray:
-        return _wrap(self._a[_index(key, self._a.shape)])
+        return _wrap(self._a[key if _basic(key) else _index(key, self._a.shape)])
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        if isinstance(value, ndarray):
+        if type(value) is ndarray:
             value = value._a
         elif isinstance(value, (list, tuple)):
             value = _unwrap_nested(value, "assignment")
         # A host value is copied to the device, as CuPy does in __setitem__.
-        self._a[_index(key, self._a.shape)] = value
+        self._a[key if _basic(key) else _index(key, self._a.shape)] = value
 
     # --- dispatch -------------------------------------------------------------
     def __array_ufunc__(self, ufunc: numpy.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -255,7 +255,6 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - mirrors cupy.ndarray
         if not callable(attr):
             return _wrap(attr)
 
-        @functools.wraps(attr)
         def method(*args: Any, **kwargs: Any) -> Any:
             args, kwargs = _unwrap_call(args, kwargs, f"ndarray.{name}")
             return _wrap(attr(*args, **kwargs))
@@ -263,11 +262,125 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - mirrors cupy.ndarray
         return method
 
 
+# --- operators: straight to the ufunc, without NumPy's dispatch in between ---------------
+
+
+def _binary(ufunc: numpy.ufunc) -> tuple[Any, Any, Any]:
+    def forward(self: ndarray, other: Any) -> Any:
+        return _call_ufunc(ufunc, (self, other))
+
+    def reflected(self: ndarray, other: Any) -> Any:
+        return _call_ufunc(ufunc, (other, self))
+
+    def inplace(self: ndarray, other: Any) -> ndarray:
+        ufunc(self._a, _ufunc_operand(other, ufunc.__name__), out=self._a)
+        return self
+
+    return forward, reflected, inplace
+
+
+for _name, _ufunc in {
+    "add": numpy.add,
+    "sub": numpy.subtract,
+    "mul": numpy.multiply,
+    "matmul": numpy.matmul,
+    "truediv": numpy.true_divide,
+    "floordiv": numpy.floor_divide,
+    "mod": numpy.remainder,
+    "pow": numpy.power,
+    "and": numpy.bitwise_and,
+    "or": numpy.bitwise_or,
+    "xor": numpy.bitwise_xor,
+    "lshift": numpy.left_shift,
+    "rshift": numpy.right_shift,
+}.items():
+    _f, _r, _i = _binary(_ufunc)
+    setattr(ndarray, f"__{_name}__", _f)
+    setattr(ndarray, f"__r{_name}__", _r)
+    setattr(ndarray, f"__i{_name}__", _i)
+
+
+def _method(name: str) -> Any:
+    """``ndarray.name`` delegated to NumPy's method, with device operands only."""
+
+    def method(self: ndarray, *args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(a, (ndarray, numpy.ndarray, list, tuple)) for a in (*args, *kwargs.values())):
+            args, kwargs = _unwrap_call(args, kwargs, f"ndarray.{name}")
+        return _wrap(getattr(self._a, name)(*args, **kwargs))
+
+    method.__name__ = name
+    return method
+
+
+# The methods a training step calls most, defined once instead of looked up at every call.
+for _name in [
+    "reshape",
+    "astype",
+    "copy",
+    "transpose",
+    "ravel",
+    "flatten",
+    "swapaxes",
+    "squeeze",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "any",
+    "all",
+    "cumsum",
+    "prod",
+    "std",
+    "var",
+    "fill",
+    "view",
+    "repeat",
+    "clip",
+    "dot",
+    "nonzero",
+    "round",
+]:
+    setattr(ndarray, _name, _method(_name))
+
+for _name, _ufunc in {
+    "lt": numpy.less,
+    "le": numpy.less_equal,
+    "gt": numpy.greater,
+    "ge": numpy.greater_equal,
+    "eq": numpy.equal,
+    "ne": numpy.not_equal,
+}.items():
+    setattr(ndarray, f"__{_name}__", _binary(_ufunc)[0])
+for _name, _ufunc in {
+    "neg": numpy.negative,
+    "pos": numpy.positive,
+    "abs": numpy.absolute,
+    "invert": numpy.invert,
+}.items():
+    setattr(ndarray, f"__{_name}__", lambda self, _u=_ufunc: _call_ufunc(_u, (self,)))
+
+
 # --- wrapping -------------------------------------------------------------------
+
+
+def _device(a: numpy.ndarray) -> ndarray:
+    """A device array around ``a`` (a NumPy array just computed), without the constructor's checks."""
+    if a.dtype.kind not in _NUMERIC_KINDS:
+        _device_data(a)
+    out = _new(ndarray)
+    out._a = a
+    return out
+
+
+_new = object.__new__
 
 
 def _wrap(result: Any) -> Any:
     """NumPy results as device results: arrays and NumPy scalars become device arrays."""
+    if type(result) is numpy.ndarray:
+        return _device(result)
     if isinstance(result, numpy.ndarray):
         return ndarray(result)
     if isinstance(result, numpy.generic):
@@ -300,6 +413,16 @@ def _check_sort_kind(kind: str | None) -> None:
     # cupy/_core/core.pyx, _check_kind_sort: CuPy sorts stably and knows no other kind.
     if kind is not None and kind != "stable":
         raise ValueError("kind can only be None or 'stable'")
+
+
+_BASIC_INDEX = (int, slice, type(None), type(Ellipsis))
+
+
+def _basic(key: Any) -> bool:
+    """A key of integers, slices, None and ... only: NumPy's own indexing is CuPy's."""
+    if type(key) is tuple:
+        return all(type(k) in _BASIC_INDEX for k in key)
+    return type(key) in _BASIC_INDEX
 
 
 def _index_part(part: Any) -> Any:
@@ -338,18 +461,36 @@ def _index(key: Any, shape: tuple[int, ...]) -> Any:
 # --- ufuncs and functions ---------------------------------------------------------
 
 
+_SCALARS = (bool, int, float, complex, numpy.generic)
+
+
 def _ufunc_operand(x: Any, where: str) -> Any:
-    if isinstance(x, ndarray):
+    if type(x) is ndarray:
         return x._a
     if isinstance(x, numpy.ndarray):
         raise _host_array_error(where)
-    if isinstance(x, (bool, int, float, complex, numpy.generic)):
+    if isinstance(x, _SCALARS):
         return x
     # CuPy's ufuncs take device arrays and scalars only (difference.html).
     raise TypeError(f"Unsupported type {type(x)}: {where} takes device arrays and scalars only.")
 
 
+def _call_ufunc(ufunc: numpy.ufunc, inputs: Any) -> Any:
+    """The common case, kept short: ``ufunc(*inputs)`` with no keywords."""
+    args = [x._a if type(x) is ndarray else _ufunc_operand(x, ufunc.__name__) for x in inputs]
+    result = ufunc(*args)
+    return _device(result) if type(result) is numpy.ndarray else _wrap(result)
+
+
 def _apply_ufunc(ufunc: numpy.ufunc, method: str, inputs: Any, kwargs: dict[str, Any]) -> Any:
+    if method == "__call__":
+        if not kwargs:
+            return _call_ufunc(ufunc, inputs)
+        out = kwargs.get("out")
+        if len(kwargs) == 1 and type(out) is ndarray:  # ufunc(a, b, out=c): the other common case
+            args = [x._a if type(x) is ndarray else _ufunc_operand(x, ufunc.__name__) for x in inputs]
+            ufunc(*args, out=out._a)
+            return out
     where = f"{ufunc.__name__}" if method == "__call__" else f"{ufunc.__name__}.{method}"
     if method == "at":
         if ufunc.__name__ not in _AT_UFUNCS:
@@ -437,6 +578,8 @@ class _Ufunc:
         self.__doc__ = ufunc.__doc__
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
+        if not kwargs:
+            return _call_ufunc(self._ufunc, inputs)
         return _apply_ufunc(self._ufunc, "__call__", inputs, kwargs)
 
     def __getattr__(self, method: str) -> Any:
