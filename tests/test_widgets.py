@@ -38,6 +38,15 @@ from course.widgets.figure import font_for
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+@pytest.fixture(autouse=True, params=["numpy", "strict"])
+def backend_in_use(request):
+    """Every widget test on NumPy and on the strict stand-in for CuPy: widgets plot host copies."""
+    course.use(request.param)
+    course.seed(0)
+    yield request.param
+    course.use("numpy")
+
+
 def _check_display(widget) -> None:
     """The display carries the widget view and a static PNG for places without widgets."""
     bundle = widget._repr_mimebundle_()
@@ -365,7 +374,7 @@ def test_heatmap_shows_the_models_own_weights_for_that_example(dates):
     assert bytes(heatmap.image.value) != first
     ids = model.generate(x[5:6], int(t[0, 0]), t.shape[1] - 1)
     n_in = len(heatmap.input_chars)
-    alone = model.attention_weights[0, :, :n_in][:, ::-1]  # one example alone, same answer
+    alone = course.backend.to_host(model.attention_weights)[0, :, :n_in][:, ::-1]  # one example alone
     np.testing.assert_allclose(heatmap.weights, alone, rtol=1e-5, atol=1e-7)
     assert heatmap.answer == sequence.decode(ids, id_to_char)[0]
     axis = heatmap.figure.axes[0]

@@ -243,6 +243,7 @@ class AttentionSeq2seq:
         self.encoder.backward(denc_hs, dh0)
 
     def generate(self, xs: Array, start_id: int, sample_size: int) -> Array:
+        xs = backend.to_device(xs, like=self.params[0])  # host questions for a model on a GPU
         enc_hs = self.encoder.forward(xs)
         ids = self.decoder.generate(enc_hs, self.encoder.final, self.encoder.mask, start_id, sample_size)
         return cut_at_end(ids, self.pad_id)

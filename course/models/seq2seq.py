@@ -317,6 +317,7 @@ class Seq2seq:
         self.encoder.backward(dh)
 
     def generate(self, xs: Array, start_id: int, sample_size: int) -> Array:
+        xs = backend.to_device(xs, like=self.params[0])  # host questions for a model on a GPU
         h = self.encoder.forward(xs)
         return cut_at_end(self.decoder.generate(h, start_id, sample_size), self.pad_id)
 
@@ -325,7 +326,8 @@ class Seq2seq:
 
         beam_width=1 gives generate's greedy answers; the padding id ends an answer.
         """
-        xp = backend.array_module(self.params[0])  # the model's device, whatever xs's
+        xp = backend.array_module(self.params[0])
+        xs = backend.to_device(xs, like=self.params[0])  # host questions for a model on a GPU
         start = xp.full(xs.shape[0], start_id, dtype=xp.int32)
         ids, _ = decoding.beam_search(
             AnswerScorer(self, xs), start, sample_size, beam_width, end_id=self.pad_id
