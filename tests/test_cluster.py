@@ -239,7 +239,8 @@ def test_a_malformed_or_refused_result_is_not_recorded(tmp_path, result):
 
 def test_weaker_isolation_is_refused_unless_allowed(monkeypatch):
     assert worker.weaker("rlimits", "bubblewrap+uids") and not worker.weaker("bubblewrap+uids", "bubblewrap")
-    task = {"student": "s", "notebook": "nb", "isolation": "bubblewrap+uids", "course": worker.fingerprint()}
+    course = worker.describe()["course"]
+    task = {"student": "s", "notebook": "nb", "isolation": "bubblewrap+uids", "course": course}
     monkeypatch.setattr(worker, "isolation_level", lambda: "rlimits")
     assert "weaker" in worker.grade_task(dict(task))["refused"]
     assert "another version" in worker.grade_task(dict(task, allow_weaker=True, course="x"))["refused"]

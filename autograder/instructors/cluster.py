@@ -80,7 +80,7 @@ def connect(address: str) -> Iterator[Any]:  # -> distributed.Client
                 threads_per_worker=1,  # one grading per process: sandbox user ids are per process
                 processes=True,
                 dashboard_address=None,
-                silence_logs=logging.WARNING,
+                silence_logs=logging.ERROR,
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -105,8 +105,9 @@ def _allowed_failures(dask_scheduler: Any = None) -> int:
     return int(dask_scheduler.allowed_failures)
 
 
-def check_workers(client: Any, options: Options) -> dict[str, dict]:
-    """What each worker says (worker.describe); refuse weaker isolation or another course version."""
+def check_workers(client: Any, options: Options, course: str) -> dict[str, dict]:
+    """What each worker says (worker.describe); refuse weaker isolation or another course version than
+    ``course`` (the coordinator's :func:`worker.fingerprint`)."""
     try:
         client.wait_for_workers(1, timeout=WORKERS_S)
     except Exception as exc:
@@ -117,24 +118,24 @@ def check_workers(client: Any, options: Options) -> dict[str, dict]:
     client.register_plugin(worker.ReportIsolation())
     infos = client.run(worker.describe)
     wanted = options.isolation or worker.isolation_level()
-    problems = []
-    for address, info in sorted(infos.items()):
-        if worker.weaker(info["level"], wanted) and not options.allow_weaker:
-            problems.append(
-                f"worker {address} on {info['host']} has isolation '{info['level']}' ({info['isolation']}), "
-                f"weaker than '{wanted}'"
-            )
-        if info["course"] != worker.fingerprint():
-            problems.append(
-                f"worker {address} runs another version of the course ({info['course']}, "
-                f"here {worker.fingerprint()})"
-            )
-    if problems:
+    weak = [
+        f"worker {address} on {info['host']} has isolation '{info['level']}' ({info['isolation']})"
+        for address, info in sorted(infos.items())
+        if worker.weaker(info["level"], wanted) and not options.allow_weaker
+    ]
+    if weak:
         raise RuntimeError(
-            "refused: "
-            + "; ".join(problems)
-            + ". Install bubblewrap and run the workers as root (or with user namespaces), install this "
-            "version of the course on them, or accept weaker isolation with --allow-weaker-isolation."
+            f"refused, weaker than the '{wanted}' isolation asked for: " + "; ".join(weak) + ". Install "
+            "bubblewrap on the workers and run them as root ('bubblewrap+uids') or with unprivileged user "
+            "namespaces ('bubblewrap'), ask for less with --isolation, or accept them with "
+            "--allow-weaker-isolation."
+        )
+    other = [f"worker {a} has {i['course']}" for a, i in sorted(infos.items()) if i["course"] != course]
+    if other:
+        raise RuntimeError(
+            f"refused, another version of the course than the coordinator's ({course}): "
+            + "; ".join(other)
+            + ". Install the same version of the course on every worker (and restart them)."
         )
     return infos
 
@@ -206,7 +207,15 @@ def crashed(tries: int) -> tuple[grading.Outcome, dict[int, dict], int]:
 class _Coordinator:
     """Sends notebooks out, a bounded number at a time, and records submissions as they complete."""
 
-    def __init__(self, client: Any, root: Path, assignment: str, settings: batch.Settings, options: Options):
+    def __init__(
+        self,
+        client: Any,
+        root: Path,
+        assignment: str,
+        settings: batch.Settings,
+        options: Options,
+        course: str,
+    ):
         from distributed import as_completed  # noqa: PLC0415
 
         self.client, self.root, self.assignment = client, root, assignment
@@ -221,7 +230,7 @@ class _Coordinator:
             "limits": _limits(settings),
             "isolation": options.isolation or worker.isolation_level(),
             "allow_weaker": options.allow_weaker,
-            "course": worker.fingerprint(),
+            "course": course,
         }
         self.api = _api(root, settings)
         self.tries = ALLOWED_FAILURES + 1
@@ -324,10 +333,11 @@ def grade_class(
     summary = Summary(skipped=[s for s in todo if s in done])
     waiting = [s for s in todo if s not in done]
     with connect(options.address) as client:
-        summary.workers = check_workers(client, options)
+        course = worker.fingerprint()  # the code on disk now: what workers started now load
+        summary.workers = check_workers(client, options, course)
         for address, info in sorted(summary.workers.items()):
             print(f"worker {address} ({info['host']}): {info['isolation']}")
-        coordinator = _Coordinator(client, root, assignment, settings, options)
+        coordinator = _Coordinator(client, root, assignment, settings, options, course)
         bar = tqdm(total=len(waiting), desc=f"grading {assignment}", unit="student")
         window = max(8, 4 * len(summary.workers))
         queue = iter(waiting)

@@ -47,7 +47,6 @@ def weaker(level: str, wanted: str) -> bool:
     return LEVELS.index(level) < LEVELS.index(wanted)
 
 
-@functools.cache
 def fingerprint() -> str:
     """A hash of the installed course's code (course/ and autograder/ .py files): the same on every
     machine that grades alike. The generated folders of the default course root are not code."""
@@ -68,8 +67,14 @@ def describe() -> dict[str, str]:
         "host": socket.gethostname(),
         "level": isolation_level(),
         "isolation": sandbox.isolation(),
-        "course": fingerprint(),
+        "course": _loaded_course(),
     }
+
+
+@functools.cache
+def _loaded_course() -> str:
+    """This worker's course version: hashed once, when the worker first grades (its code is loaded then)."""
+    return fingerprint()
 
 
 class ReportIsolation(WorkerPlugin):
