@@ -136,8 +136,8 @@ def test_char_level_chinese_training_and_generation_end_to_end(xp):
     model = Rnnlm(corpus.vocab_size, 32, 64)
     before = eval_perplexity(model, ids, batch_size=4, time_size=16)
     assert before == pytest.approx(corpus.vocab_size, rel=0.05)  # an untrained model is uniform
-    trainer = RnnlmTrainer(model, Adam(lr=0.01))
-    trainer.fit(ids[:-1], ids[1:], max_epoch=40, batch_size=4, time_size=16, max_grad=5.0, progress=False)
+    trainer = RnnlmTrainer(model, Adam(lr=0.02))
+    trainer.fit(ids[:-1], ids[1:], max_epoch=20, batch_size=8, time_size=16, max_grad=5.0, progress=False)
     after = eval_perplexity(model, ids, batch_size=4, time_size=16)
     assert after < before / 10
     start = corpus.encode("小林")
