@@ -194,7 +194,7 @@ def _date_run(label: str, data, char_to_id: dict, id_to_char: dict, args, lr: fl
     optimizer = Adam(lr=lr)
     return dict(
         label=label, data=data, char_to_id=char_to_id, id_to_char=id_to_char, model=model,
-        optimizer=optimizer, trainer=Trainer(model, optimizer), seconds=[],
+        optimizer=optimizer, trainer=Trainer(model, optimizer), seconds=[], cpu=[],
     )  # fmt: skip
 
 
@@ -217,18 +217,19 @@ def dates(args, schedule) -> None:
     print(f"generating and encoding 50,000 dates: {time.perf_counter() - start:.2f} s")
     runs.append(_date_run("grammar", data, char_to_id, id_to_char, args, lr))
     print(f"\ndates, {kind}, reversed: {len(data[0][0])} training, {len(data[1][0])} test questions")
-    print(f"{'generator':<17} {'epoch':>5} {'seconds':>8} {'loss':>8} {'lr':>9} {'test acc':>9}")
+    print(f"{'generator':<17} {'epoch':>5} {'seconds':>8} {'cpu s':>8} {'loss':>8} {'lr':>9} {'test acc':>9}")
     for epoch in range(1, epochs + 1):
         for r in runs if epoch % 2 else runs[::-1]:
             (x, t), (xt, tt) = r["data"]
             r["optimizer"].lr = lr * decay ** max(0, epoch - hold)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             history = r["trainer"].fit(x, t, max_epoch=1, batch_size=128, max_grad=5.0, progress=False)
             r["seconds"].append(time.perf_counter() - start)
+            r["cpu"].append(time.process_time() - cpu)
             acc = eval_seq2seq(r["model"], xt, tt, r["id_to_char"], reverse=True)
             loss = float(history.loss[-len(x) // 128 :].mean())
             print(
-                f"{r['label']:<17} {epoch:>5} {r['seconds'][-1]:>8.2f} {loss:>8.4f} "
+                f"{r['label']:<17} {epoch:>5} {r['seconds'][-1]:>8.2f} {r['cpu'][-1]:>8.2f} {loss:>8.4f} "
                 f"{r['optimizer'].lr:>9.2e} {acc:>9.2%}",
                 flush=True,
             )
@@ -237,11 +238,17 @@ def dates(args, schedule) -> None:
         scores = eval_dates(r["model"], xt, tt, r["id_to_char"])
         print(f"\n{r['label']}: generated test set {scores.accuracy:.2%} exact, ", end="")
         print(f"{scores.invalid} answers no date at all")
+        questions = sequence.decode(sequence.reverse_questions(xt), r["id_to_char"])
+        for i in scores.wrong()[:12]:
+            print(f"  wrong: {questions[i]!r:<32} -> {scores.answers[i]}")
         held_out_report(r["model"], r["char_to_id"], r["id_to_char"])
     if args.baseline and epochs:
-        former, grammar = (statistics.median(r["seconds"]) for r in runs)
-        print(f"\nmedian epoch: grammar {grammar:.2f} s, former generator {former:.2f} s, ", end="")
-        print(f"ratio {grammar / former:.3f}")
+        for key, what in (("seconds", "wall"), ("cpu", "CPU")):
+            former, grammar = (statistics.median(r[key]) for r in runs)
+            print(
+                f"median epoch ({what}): grammar {grammar:.2f} s, former generator {former:.2f} s, ", end=""
+            )
+            print(f"ratio {grammar / former:.3f}")
 
 
 class TorchSeq2seq:
