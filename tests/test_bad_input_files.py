@@ -203,4 +203,4 @@ def test_a_bad_course_backend_never_breaks_import_course(value):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "numpy"
     assert f"COURSE_BACKEND='{value}'" in proc.stderr and "runs on NumPy" in proc.stderr
-    assert "choose one of numpy, cupy" in proc.stderr
+    assert "choose one of numpy, strict, cupy" in proc.stderr
