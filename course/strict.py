@@ -254,12 +254,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - mirrors cupy.ndarray
         attr = getattr(self._a, name)
         if not callable(attr):
             return _wrap(attr)
-
-        def method(*args: Any, **kwargs: Any) -> Any:
-            args, kwargs = _unwrap_call(args, kwargs, f"ndarray.{name}")
-            return _wrap(attr(*args, **kwargs))
-
-        return method
+        return _method(name).__get__(self)
 
 
 # --- operators: straight to the ufunc, without NumPy's dispatch in between ---------------
