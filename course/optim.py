@@ -409,6 +409,80 @@ clip_grads = validate.guarded(clip_grads, _check_clip_grads)
 clip_grads_sparse = validate.guarded(clip_grads_sparse, _check_clip_grads_sparse)
 
 
+class WarmupSchedule:
+    """An optimizer whose learning rate rises over a warm-up, then decays.
+
+    ``WarmupSchedule(Adam(lr=1e-3), warmup_steps=200)`` is used like the
+    optimizer it wraps (``update(params, grads)``, so the ``Trainer`` takes it
+    as it is). Before every step it sets the wrapped optimizer's ``lr`` to
+    ``peak_lr * rate(step)``:
+
+    * warm-up: step / warmup_steps for the first ``warmup_steps`` steps (Adam's
+      second-moment estimates are poor at first, and a Transformer's attention
+      and layer norms diverge easily under full-size early steps);
+    * then ``decay="inverse_sqrt"``: sqrt(warmup_steps / step) (the original
+      Transformer's schedule), ``"linear"``: down to ``min_rate`` at
+      ``total_steps``, or ``"constant"``: 1.
+
+    ``lr`` is the peak learning rate (what the Trainer checks); ``current_lr``
+    the one the last step used; ``step_count`` the steps taken so far.
+    """
+
+    DECAYS = ("inverse_sqrt", "linear", "constant")
+
+    def __init__(
+        self,
+        optimizer: Any,
+        warmup_steps: int,
+        decay: str = "inverse_sqrt",
+        total_steps: int | None = None,
+        min_rate: float = 0.01,
+    ) -> None:
+        who = "WarmupSchedule"
+        if not callable(getattr(optimizer, "update", None)) or getattr(optimizer, "lr", None) is None:
+            raise validate.InputTypeError(
+                f"{who}: wrap an optimizer instance with an lr, e.g. Adam(lr=1e-3); got {optimizer!r}."
+            )
+        self.warmup_steps = validate.check_count(warmup_steps, who, "warmup_steps")
+        if decay not in self.DECAYS:
+            raise validate.InputError(f"{who}: decay must be one of {self.DECAYS}, got {decay!r}.")
+        if decay == "linear":
+            total_steps = validate.check_count(total_steps, who, "total_steps", minimum=self.warmup_steps + 1)
+        self.min_rate = validate.check_positive(min_rate, who, "min_rate", "The smallest rate, e.g. 0.01.")
+        self.optimizer, self.decay, self.total_steps = optimizer, decay, total_steps
+        self.peak_lr = check_lr(optimizer.lr, who)
+        self.step_count = 0
+
+    @property
+    def lr(self) -> float:
+        return self.peak_lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.peak_lr = check_lr(value, type(self).__name__)
+
+    @property
+    def current_lr(self) -> float:
+        return self.optimizer.lr
+
+    def rate(self, step: int) -> float:
+        """The factor of the peak learning rate at ``step`` (1, 2, ...)."""
+        w = self.warmup_steps
+        if step <= w:
+            return step / w
+        if self.decay == "inverse_sqrt":
+            return math.sqrt(w / step)
+        if self.decay == "linear":
+            left = max(self.total_steps - step, 0) / (self.total_steps - w)
+            return self.min_rate + (1.0 - self.min_rate) * left
+        return 1.0
+
+    def update(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+        self.step_count += 1
+        self.optimizer.lr = self.peak_lr * self.rate(self.step_count)
+        self.optimizer.update(params, grads)
+
+
 OPTIMIZERS = {
     "SGD": SGD,
     "Momentum": Momentum,
