@@ -16,12 +16,17 @@ from course.layers.basic import (
     SoftmaxWithLoss,
 )
 from course.layers.embedding import Embedding, EmbeddingDot, SparseEmbedding, SparseEmbeddingDot
+from course.layers.feed_forward import Gelu, PositionwiseFeedForward
+from course.layers.layer_norm import LayerNorm
+from course.layers.multi_head_attention import MultiHeadAttention, merge_heads, split_heads
 from course.layers.negative_sampling import (
     NegativeSamplingLoss,
     SparseNegativeSamplingLoss,
     UnigramSampler,
 )
+from course.layers.positional import PositionalEmbedding, PositionalEncoding, sinusoidal_encoding
 from course.layers.recurrent import GRU, LSTM, RNN
+from course.layers.scaled_attention import ScaledDotProductAttention, causal_mask
 from course.layers.time import TimeAffine, TimeDropout, TimeEmbedding, TimeSoftmaxWithLoss
 from course.layers.time_gru import TimeGRU
 from course.layers.time_lstm import FusedTimeLSTM, TimeBiLSTM, TimeLSTM
@@ -38,9 +43,16 @@ __all__ = [
     "EmbeddingDot",
     "FusedTimeLSTM",
     "FusedTimeRNN",
+    "Gelu",
+    "LayerNorm",
     "MatMul",
+    "MultiHeadAttention",
     "NegativeSamplingLoss",
+    "PositionalEmbedding",
+    "PositionalEncoding",
+    "PositionwiseFeedForward",
     "Relu",
+    "ScaledDotProductAttention",
     "Sigmoid",
     "SigmoidWithLoss",
     "Softmax",
@@ -58,4 +70,8 @@ __all__ = [
     "TimeSoftmaxWithLoss",
     "UnigramSampler",
     "WithInitialState",
+    "causal_mask",
+    "merge_heads",
+    "sinusoidal_encoding",
+    "split_heads",
 ]

@@ -26,14 +26,20 @@ Array = Any
 def masked_softmax(scores: Array, mask: Array | None) -> Array:
     """Softmax over the last axis; positions where mask is False get weight 0.
 
-    scores: (..., T); mask: broadcastable (N, 1, T) or (N, T) booleans, or None.
+    scores: (..., T); mask: booleans broadcastable to scores' shape
+    ((N, 1, T), (N, T), a causal (T, T)...), or None. A row whose mask is
+    False everywhere has nothing to look at: its weights are all 0, not NaN.
     """
     xp = backend.array_module(scores)
-    if mask is not None:
-        scores = xp.where(mask, scores, -xp.inf)
-    shifted = scores - scores.max(axis=-1, keepdims=True)
-    e = xp.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
+    if mask is None:
+        e = xp.exp(scores - scores.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    scores = xp.where(mask, scores, -xp.inf)
+    top = scores.max(axis=-1, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, 0.0)  # a fully masked row: exp(-inf) = 0 everywhere
+    e = xp.exp(scores - top)
+    total = e.sum(axis=-1, keepdims=True)
+    return e / xp.where(total > 0, total, 1.0)
 
 
 @model_answer("weight_sum", chapter="ch08", methods=("forward", "backward"), derivation=True)
