@@ -1,7 +1,7 @@
 """nbgrader configuration of the course (run nbgrader commands from this folder).
 
 The course root is the repository; ``notebooks/`` is the source directory
-(one folder per chapter assignment, ch01 ... ch08). Everything nbgrader
+(one folder per chapter assignment, ch01 ... ch09). Everything nbgrader
 generates lives under ``autograder/`` and is git-ignored.
 """
 

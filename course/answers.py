@@ -35,7 +35,7 @@ class Answer:
     """One exercise's model answer: where it lives and what the student writes."""
 
     exercise: str  # grade id of the solution cell
-    chapter: str  # "ch01" ... "ch08"
+    chapter: str  # "ch01" ... "ch09"
     reference: str  # "course.module:Name"
     methods: tuple[str, ...]  # methods the student writes; () for a function
     derivation: bool  # a backward pass derived by the student

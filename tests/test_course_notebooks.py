@@ -90,6 +90,25 @@ WRONG_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "return dxs_left + dxs_right",
         ),
     ],
+    "ch09": [
+        (  # the scale forgotten on the way back
+            "scaled_attention_tests",
+            "dscores = a * (da - (a * da).sum(axis=-1, keepdims=True)) * scale",
+            "dscores = a * (da - (a * da).sum(axis=-1, keepdims=True))",
+        ),
+        ("causal_mask_tests", "xp.tril(xp.ones((T, T), dtype=bool))", "xp.triu(xp.ones((T, T), dtype=bool))"),
+        (  # reshaped straight into heads: positions mixed into heads
+            "split_heads_tests",
+            "x.reshape(N, T, num_heads, D // num_heads).transpose(0, 2, 1, 3)",
+            "x.reshape(N, num_heads, T, D // num_heads)",
+        ),
+        ("merge_heads_tests", "x.transpose(0, 2, 1, 3).reshape(N, T, h * dk)", "x.reshape(N, T, h * dk)"),
+        (  # the path through the standard deviation left out
+            "layer_norm_tests",
+            "return (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) / std",
+            "return (dxhat - mean_dxhat) / std",
+        ),
+    ],
 }
 
 

@@ -44,7 +44,7 @@ class LayerNorm:
         gamma, beta = self.params
         mu = x.mean(axis=-1, keepdims=True)
         xc = x - mu
-        std = (((xc**2).mean(axis=-1, keepdims=True)) + self.eps) ** 0.5
+        std = ((xc**2).mean(axis=-1, keepdims=True) + self.eps) ** 0.5
         xhat = xc / std
         self.cache = (xhat, std)
         return gamma * xhat + beta
