@@ -191,10 +191,9 @@ def ours_model(V: int, cfg: dict):
     return BetterRnnlm(V, cfg["D"], cfg["H"], cfg["dropout"], cfg["layers"], cfg["tie"])
 
 
-def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tuple[float, float, float]:
-    """Alternate short timed rounds of ours and the peer; returns (ours tok/s, peer tok/s, median ratio)."""
+def contenders(name: str, V: int) -> tuple[RnnlmTrainer, TorchTrainer]:
+    """Our model and its PyTorch twin for a speed configuration, each with its trainer."""
     cfg = SPEED_CONFIGS[name]
-    xs, ts = corpus[:-1], corpus[1:]
     course.seed(0)
     ours = RnnlmTrainer(ours_model(V, cfg), SGD(lr=cfg["lr"]))
     peer = TorchTrainer(
@@ -202,6 +201,14 @@ def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tu
         cfg["lr"],
         cfg["max_grad"],
     )
+    return ours, peer
+
+
+def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tuple[float, float, float]:
+    """Alternate short timed rounds of ours and the peer; returns (ours tok/s, peer tok/s, median ratio)."""
+    cfg = SPEED_CONFIGS[name]
+    xs, ts = corpus[:-1], corpus[1:]
+    ours, peer = contenders(name, V)
     batcher = Cursor()
 
     def ours_iter() -> None:
@@ -241,6 +248,31 @@ def speed(name: str, corpus: np.ndarray, V: int, rounds: int, warmup: int) -> tu
     peer_rate = tokens / statistics.median(seconds["torch"])
     ratios = [p / o for o, p in zip(seconds["numpy"], seconds["torch"], strict=True)]
     return ours_rate, peer_rate, statistics.median(ratios)
+
+
+def profile(name: str, corpus: np.ndarray, V: int, iters: int) -> None:
+    """Print where an iteration's time goes, part by part, ours beside PyTorch's (``--profile``)."""
+    import lm_profile
+
+    cfg = SPEED_CONFIGS[name]
+    xs, ts = corpus[:-1], corpus[1:]
+    ours, peer = contenders(name, V)
+    cursor_ours, cursor_peer = Cursor(), Cursor()
+
+    def ours_batch() -> tuple:
+        like = ours.model.params[0]
+        bx, bt = cursor_ours.get_batch(xs, ts, cfg["batch"], cfg["time"])
+        return course.backend.to_device(bx, like=like), course.backend.to_device(bt, like=like)
+
+    def peer_batch() -> tuple:
+        return cursor_peer.get_batch(xs, ts, cfg["batch"], cfg["time"])
+
+    warm = max(2, iters // 4)
+    lm_profile.profile_ours(ours.model, ours.optimizer, ours_batch, warm, cfg["max_grad"])
+    lm_profile.profile_torch(peer, peer_batch, warm)
+    table_ours = lm_profile.profile_ours(ours.model, ours.optimizer, ours_batch, iters, cfg["max_grad"])
+    table_peer = lm_profile.profile_torch(peer, peer_batch, iters)
+    lm_profile.print_tables(name, table_ours, table_peer)
 
 
 # ----------------------------------------------------------------------------- training
@@ -360,6 +392,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=12, help="alternating timing rounds per config")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations before the rounds")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads (default 2)")
+    parser.add_argument(
+        "--profile", type=int, metavar="ITERS", help="print each part's time over ITERS iterations instead"
+    )
     parser.add_argument("--train", metavar="PRESET", help="train a preset to completion: book, small, ...")
     parser.add_argument("--peer", choices=["torch"], help="with --train: also train the PyTorch twin")
     parser.add_argument("--epochs", type=int, help="with --train: override the number of epochs")
@@ -392,6 +427,10 @@ def main() -> None:
     corpus, word_to_id, _ = ptb.load_data("train", progress=False)
     V = len(word_to_id)
     print(f"PTB train: {len(corpus)} tokens, V = {V}; tokens/s (higher is better)")
+    if args.profile:
+        for name in args.configs:
+            profile(name, corpus, V, args.profile)
+        return
     results = {}
     for name in args.configs:
         results[name] = speed(name, corpus, V, args.rounds, args.warmup)

@@ -4,9 +4,8 @@
 and cell states carried forward, their gradients carried back. The models
 run ``FusedTimeLSTM``, which computes the same (a test proves it) faster: the
 input projection of all T steps is one matrix product before the loop;
-inside, arrays are feature-major, (T, 4H, N), so every gate block is
-contiguous memory; sequences of different lengths skip their padding
-(``lengths=``).
+inside, arrays are time-major, (T, N, 4H), so the rows running at a step are
+one block; sequences of different lengths skip their padding (``lengths=``).
 """
 
 from __future__ import annotations
@@ -128,12 +127,15 @@ class FusedTimeLSTM(TimeRecurrent):
     one at its end. Rows are sorted by length inside, so each step computes
     only the rows still running: padding costs no work.
 
-    Speed: inside, arrays are feature-major, (T, 4H, N) and (T, H, N), so every
-    gate block is contiguous memory. Starting from a zero state, step 0 skips
-    its h Wh product. Backward writes the gate gradients of the running rows
-    side by side into one (4H, S) matrix, S the number of running (step, row)
-    pairs, so dWh, dWx and db come out of a single matrix product over those
-    pairs only.
+    Speed: inside, arrays are time-major, (T, N, 4H) and (T, N, H), so the
+    rows running at step t are one contiguous block. The input projection of
+    all T steps is a single matrix product (T*N, D+1) x (D+1, 4H) before the
+    loop; each step then adds the (n, H) x (H, 4H) product of the previous
+    state, the orientation BLAS runs fastest for a small batch. Starting from
+    a zero state, step 0 skips that product. Backward writes the gate
+    gradients of the running rows one step after another into one (S, 4H)
+    matrix, S the number of running (step, row) pairs, so dWh, dWx and db come
+    out of matrix products over those pairs only.
     """
 
     gates = 4
@@ -162,53 +164,53 @@ class FusedTimeLSTM(TimeRecurrent):
         order, inverse, counts = self._packing(xp, lengths, N, T)
         if order is not None:
             xs = xs[order]
-        # Pre-scaled so that one tanh over all 4H rows makes every gate:
-        # sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 for the blocks i, f, o. The
-        # bias rides along as a row of Wx matched by a row of ones in X.
+        # Pre-scaled so that one tanh over all 4H columns makes every gate:
+        # sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 for the blocks i, f and o. The
+        # bias rides along as a row of Wx matched by a column of ones in X.
         scale = _lstm_gate_scale(xp, H, xs.dtype)
-        X = self._work("X", (T, D + 1, N), xs)
-        X[:, :D] = xs.transpose(1, 2, 0)
-        X[:, D] = 1.0
+        X = self._work("X", (T, N, D + 1), xs)
+        X[:, :, :D] = xs.transpose(1, 0, 2)
+        X[:, :, D] = 1.0
         Wxb = self._work("Wxb", (D + 1, 4 * H), xs)
         Wxb[:D], Wxb[D] = Wx, b
         Wxb *= scale
-        A = xp.matmul(Wxb.T, X, out=self._work("A", (T, 4 * H, N), xs))  # (T, 4H, N)
-        WhT = xp.multiply(Wh, scale, out=self._work("Wh", Wh.shape, xs)).T  # (4H, H)
-        hs = self._work("hs", (T + 1, H, N), xs)
-        cs = self._work("cs", (T + 1, H, N), xs)
-        tanh_c = self._work("tanh_c", (T, H, N), xs)
-        hh = self._work("hh", (4 * H, N), xs)
+        A = self._work("A", (T, N, 4 * H), xs)
+        xp.matmul(X.reshape(T * N, D + 1), Wxb, out=A.reshape(T * N, 4 * H))
+        Whs = xp.multiply(Wh, scale, out=self._work("Wh", Wh.shape, xs))  # (H, 4H)
+        hs = self._work("hs", (T + 1, N, H), xs)
+        cs = self._work("cs", (T + 1, N, H), xs)
+        tanh_c = self._work("tanh_c", (T, N, H), xs)
+        hh = self._work("hh", (N, 4 * H), xs)
         self._load_state(hs[0], self.h, order, xs, "hidden")
         self._load_state(cs[0], self.c, order, xs, "cell")
         from_zero = self.h is None
         for t in range(T):
             n = counts[t]
-            a = A[t, :, :n]
+            a = A[t, :n]
             if t > 0 or not from_zero:  # from a zero state, h0 Wh is zero
-                a += xp.matmul(WhT, hs[t], out=hh) if n == N else WhT @ hs[t, :, :n]
+                a += xp.matmul(hs[t, :n], Whs, out=hh[:n])
             xp.tanh(a, out=a)
-            for gate in (a[: 2 * H], a[3 * H :]):  # sigmoid blocks i, f and o
+            for gate in (a[:, : 2 * H], a[:, 3 * H :]):  # sigmoid blocks i, f and o
                 gate *= 0.5
                 gate += 0.5
-            i, f, g, o = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
-            c = cs[t + 1, :, :n]
-            xp.multiply(f, cs[t, :, :n], out=c)
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            c = cs[t + 1, :n]
+            xp.multiply(f, cs[t, :n], out=c)
             c += i * g
-            xp.tanh(c, out=tanh_c[t, :, :n])
-            xp.multiply(o, tanh_c[t, :, :n], out=hs[t + 1, :, :n])
+            xp.tanh(c, out=tanh_c[t, :n])
+            xp.multiply(o, tanh_c[t, :n], out=hs[t + 1, :n])
             if n < N:  # finished rows keep their state; zeros keep backward's arithmetic finite
-                A[t, :, n:] = 0.0
-                tanh_c[t, :, n:] = 0.0
-                hs[t + 1, :, n:] = hs[t, :, n:]
-                cs[t + 1, :, n:] = cs[t, :, n:]
+                A[t, n:] = 0.0
+                tanh_c[t, n:] = 0.0
+                hs[t + 1, n:] = hs[t, n:]
+                cs[t + 1, n:] = cs[t, n:]
         self.cache = (X, A, hs, cs, tanh_c, order, inverse, counts, from_zero)
-        out = xp.empty((N, T, H), dtype=xs.dtype)  # never a view of the reused hs
-        rows = slice(None) if order is None else order  # each row back to the caller's place
-        for t in range(T):  # one (H, N) transpose per step: faster than one 3-D transposing copy
-            out[rows, t] = hs[t + 1].T
+        out = hs[1:].transpose(1, 0, 2)  # (N, T, H), rows in packed order
+        # A fresh array, never a view of the reused hs; each row back in the caller's place.
+        out = out.copy() if order is None else out[inverse]
         h_T = c_T = None
         if self.stateful:
-            h_T, c_T = hs[T].T, cs[T].T
+            h_T, c_T = hs[T], cs[T]
             if order is not None:
                 h_T, c_T = h_T[inverse], c_T[inverse]
         self._keep_state(h_T, c_T)
@@ -217,12 +219,12 @@ class FusedTimeLSTM(TimeRecurrent):
     def _load_state(
         self, out: Array, state: Array | None, order: Array | None, like: Array, what: str
     ) -> None:
-        """Write the state to start from, (N, H), into out (H, N), rows in packed order; None: zeros."""
+        """Write the state to start from, (N, H), into out (N, H), rows in packed order; None: zeros."""
         if state is None:
             out[...] = 0.0
             return
-        state = self._initial(state, out.shape[1], like, what)
-        out[...] = (state if order is None else state[order]).T
+        state = self._initial(state, out.shape[0], like, what)
+        out[...] = state if order is None else state[order]
 
     @staticmethod
     def _packing(
@@ -250,47 +252,52 @@ class FusedTimeLSTM(TimeRecurrent):
         xp = backend.array_module(dhs)
         Wx, Wh, _ = self.params
         X, A, hs, cs, tanh_c, order, inverse, counts, from_zero = self.cache
-        T, H, N = tanh_c.shape
-        D = X.shape[1] - 1
+        T, N, H = tanh_c.shape
+        D = X.shape[2] - 1
         if order is not None:
             dhs = dhs[order]
-        dH = self._work("dH", (T, H, N), A)
-        dH[...] = dhs.transpose(1, 2, 0)
+        dH = self._work("dH", (T, N, H), A)
+        dH[...] = dhs.transpose(1, 0, 2)
         local, through_tanh = self._local_derivatives(A, hs, cs, tanh_c)
-        f = A[:, H : 2 * H]
-        # Step t's gate gradients go straight into their columns of dA (4H, S):
-        # one column per row still running at t, the steps one after another,
-        # so the weight gradients below are one product over all S columns.
+        f = A[:, :, H : 2 * H]
+        # Step t's gate gradients go straight into their rows of dA (S, 4H):
+        # one row per row still running at t, the steps one after another,
+        # so the weight gradients below are products over all S rows at once.
         starts = [0]
         for n in counts:
             starts.append(starts[-1] + n)
         S = starts[-1]
-        dA = self._work("dA", (4 * H, S), A)
-        dh = xp.zeros((H, N), dtype=A.dtype)
+        dA = self._work("dA", (S, 4 * H), A)
+        dA4 = dA.reshape(S, 4, H)
+        WhT = self._work("WhT", (4 * H, H), A)  # contiguous: the product of each step reads it faster
+        WhT[...] = Wh.T
+        dh = xp.zeros((N, H), dtype=A.dtype)
         dc = xp.zeros_like(dh)
         for t in range(T - 1, -1, -1):
-            n, da = counts[t], dA[:, starts[t] : starts[t + 1]]
+            n, da = counts[t], dA4[starts[t] : starts[t + 1]]
             dh += dH[t]  # finished rows: the gradient flows on to their carried state
-            dh_n, dc_n = dh[:, :n], dc[:, :n]
-            dc_n += dh_n * through_tanh[t, :, :n]
-            xp.multiply(dc_n, local[t, : 3 * H, :n].reshape(3, H, n), out=da[: 3 * H].reshape(3, H, n))
-            xp.multiply(dh_n, local[t, 3 * H :, :n], out=da[3 * H :])
+            dh_n, dc_n = dh[:n], dc[:n]
+            dc_n += dh_n * through_tanh[t, :n]
+            xp.multiply(dc_n[:, None, :], local[t, :n, :3], out=da[:, :3])
+            xp.multiply(dh_n, local[t, :n, 3], out=da[:, 3])
             if t > 0 or not from_zero:  # a zero start state takes no gradient
-                dh[:, :n] = Wh @ da
-                dc_n *= f[t, :, :n]
-        # [h_{t-1}; x_t; 1] for every running (step, row), one (H + D + 1, S) matrix:
-        # dWh, dWx and db come out of one product.
-        Z = self._work("Z", (H + D + 1, S), A)
-        self._columns(Z[:H], hs[:-1], counts, starts)
-        self._columns(Z[H:], X, counts, starts)
-        dW = xp.matmul(Z, dA.T, out=self._work("dW", (H + D + 1, 4 * H), A))
-        self.grads[1][...], self.grads[0][...], self.grads[2][...] = dW[:H], dW[H : H + D], dW[H + D]
-        dX = Wx @ dA  # (D, S)
-        dxs = xp.zeros((N, T, D), dtype=A.dtype)  # finished rows' inputs have no gradient
-        for t in range(T):
-            dxs[: counts[t], t] = dX[:, starts[t] : starts[t + 1]].T
-        if order is not None:
-            dxs = dxs[inverse]
+                xp.matmul(da.reshape(n, 4 * H), WhT, out=dh_n)
+                dc_n *= f[t, :n]
+        # Inputs of every running (step, row): h_{t-1} (S, H) and [x_t, 1] (S, D + 1).
+        H_in, X_in = self._rows(hs[:-1], counts, starts, "H_in"), self._rows(X, counts, starts, "X_in")
+        xp.matmul(H_in.T, dA, out=self.grads[1])
+        dWxb = xp.matmul(X_in.T, dA, out=self._work("dWxb", (D + 1, 4 * H), A))
+        self.grads[0][...], self.grads[2][...] = dWxb[:D], dWxb[D]
+        dX = xp.matmul(dA, Wx.T, out=self._work("dX", (S, D), A))
+        if S == T * N:  # every row ran every step
+            dxs = dX.reshape(T, N, D).transpose(1, 0, 2)
+            dxs = dxs.copy() if order is None else dxs[inverse]
+        else:
+            dxs = xp.zeros((N, T, D), dtype=A.dtype)  # finished rows' inputs have no gradient
+            for t in range(T):
+                dxs[: counts[t], t] = dX[starts[t] : starts[t + 1]]
+            if order is not None:
+                dxs = dxs[inverse]
         self.dh, self.dc = (
             (None, None) if from_zero else (self._unpack(dh, inverse), self._unpack(dc, inverse))
         )
@@ -298,48 +305,48 @@ class FusedTimeLSTM(TimeRecurrent):
 
     @staticmethod
     def _unpack(state: Array, inverse: Array | None) -> Array:
-        """A state (H, N) in packed row order as a contiguous (N, H) in the caller's order."""
-        rows = state.T if inverse is None else state.T[inverse]
-        return backend.array_module(state).ascontiguousarray(rows)
+        """A state (N, H) in packed row order, back in the caller's order."""
+        return state if inverse is None else state[inverse]
 
-    @staticmethod
-    def _columns(out: Array, src: Array, counts: list[int], starts: list[int]) -> None:
-        """Write the running rows of src (T, K, N), step after step, into out (K, S)."""
-        T, K, N = src.shape
-        if starts[-1] == T * N:  # every row runs every step: one transposing copy
-            out.reshape(K, T, N)[...] = src.transpose(1, 0, 2)
-        else:
-            for t in range(T):
-                out[:, starts[t] : starts[t + 1]] = src[t, :, : counts[t]]
+    def _rows(self, src: Array, counts: list[int], starts: list[int], name: str) -> Array:
+        """The running rows of src (T, N, K), step after step, as one (S, K) matrix."""
+        T, N, K = src.shape
+        if starts[-1] == T * N:  # every row runs every step: already in that order
+            return src.reshape(T * N, K)
+        out = self._work(name, (starts[-1], K), src)
+        for t in range(T):
+            out[starts[t] : starts[t + 1]] = src[t, : counts[t]]
+        return out
 
     def _local_derivatives(self, A: Array, hs: Array, cs: Array, tanh_c: Array) -> tuple[Array, Array]:
-        """Every step's local derivatives at once, (T, 4H, N) and (T, H, N).
+        """Every step's local derivatives at once: (T, N, 4, H) and (T, N, H).
 
         d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
         Written in place, without temporaries. With h = o tanh(c) already in
         hs: tanh(c) o(1-o) = h(1-o) and o(1-tanh(c)^2) = o - h tanh(c).
         """
         xp = backend.array_module(A)
-        H = tanh_c.shape[1]
-        i, g, o = A[:, :H], A[:, 2 * H : 3 * H], A[:, 3 * H :]
+        T, N, H = tanh_c.shape
+        i, g, o = A[:, :, :H], A[:, :, 2 * H : 3 * H], A[:, :, 3 * H :]
         h = hs[1:]
-        local = self._work("local", A.shape, A)
-        sig = local[:, : 2 * H]  # i(1-i) g and f(1-f) c_prev
-        xp.subtract(1.0, A[:, : 2 * H], out=sig)
-        sig *= A[:, : 2 * H]
-        local[:, :H] *= g
-        local[:, H : 2 * H] *= cs[:-1]
-        dg = local[:, 2 * H : 3 * H]  # i(1-g^2)
+        local4 = self._work("local", (T, N, 4, H), A)
+        local = local4.reshape(T, N, 4 * H)
+        sig = local[:, :, : 2 * H]  # i(1-i) g and f(1-f) c_prev
+        xp.subtract(1.0, A[:, :, : 2 * H], out=sig)
+        sig *= A[:, :, : 2 * H]
+        local[:, :, :H] *= g
+        local[:, :, H : 2 * H] *= cs[:-1]
+        dg = local[:, :, 2 * H : 3 * H]  # i(1-g^2)
         xp.multiply(g, g, out=dg)
         xp.subtract(1.0, dg, out=dg)
         dg *= i
-        do = local[:, 3 * H :]  # h(1-o)
+        do = local[:, :, 3 * H :]  # h(1-o)
         xp.subtract(1.0, o, out=do)
         do *= h
         through_tanh = self._work("through_tanh", tanh_c.shape, A)  # o - h tanh(c)
         xp.multiply(h, tanh_c, out=through_tanh)
         xp.subtract(o, through_tanh, out=through_tanh)
-        return local, through_tanh
+        return local4, through_tanh
 
 
 class TimeBiLSTM:
