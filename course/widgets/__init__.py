@@ -3,6 +3,7 @@
 * :class:`GradientNormMonitor` - live gradient norms (before / after clipping) and loss while training;
 * :class:`GradientFlowExplorer` - ||dh_t|| through T steps of an RNN or LSTM, with sliders;
 * :class:`AttentionHeatmap` - where a seq2seq model with attention looks, character by character;
+* :class:`AttentionHeadsMap` - the same for a Transformer, per layer and per head;
 * :class:`EmbeddingExplorer` - a 2-D map of word vectors, nearest words and analogies;
 * :class:`TemperatureExplorer` - text from a language model, regenerated as the temperature moves.
 
@@ -11,6 +12,7 @@ figure stays on the object, and ``show_static()`` draws the same figure
 where widgets cannot run.
 """
 
+from course.widgets.attention_heads import AttentionHeadsMap
 from course.widgets.attention_heatmap import AttentionHeatmap
 from course.widgets.embedding_explorer import EmbeddingExplorer
 from course.widgets.generation import TemperatureExplorer
@@ -19,6 +21,7 @@ from course.widgets.gradient_monitor import GradientNormMonitor
 
 __all__ = [
     "ActivationRNN",
+    "AttentionHeadsMap",
     "AttentionHeatmap",
     "EmbeddingExplorer",
     "GradientFlow",
