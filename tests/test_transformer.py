@@ -7,10 +7,11 @@ import pytest
 
 import course
 from course import backend
+from course.datasets.corpus import load_sample
 from course.gradcheck import check_model
 from course.models.transformer import TransformerLM, TransformerSeq2seq
 from course.optim import Adam, WarmupSchedule
-from course.train import Trainer, eval_seq2seq
+from course.train import RnnlmTrainer, Trainer, eval_perplexity, eval_seq2seq
 
 PAD, START, V = 0, 1, 9
 
@@ -103,3 +104,18 @@ def test_tiny_copy_task_is_learned(xp):
     trainer.fit(xp.asarray(x), xp.asarray(t), max_epoch=12, batch_size=32, progress=False)
     chars = {i: str(i) for i in range(V)}
     assert eval_seq2seq(model, x[:64], t[:64], chars) == 1.0
+
+
+def test_language_model_trains_on_the_chinese_sample_and_writes(xp):
+    """Chapter 7's Chinese text through RnnlmTrainer and generate, as the recurrent models use them."""
+
+    story = load_sample("chinese", level="char")
+    course.seed(0)
+    model = TransformerLM(story.vocab_size, D=16, num_heads=2, D_ff=32, num_layers=1, max_len=16)
+    before = eval_perplexity(model, story.ids, batch_size=4, time_size=16)
+    RnnlmTrainer(model, Adam(lr=0.01)).fit(
+        story.ids[:-1], story.ids[1:], max_epoch=4, batch_size=4, time_size=16, progress=False
+    )
+    assert eval_perplexity(model, story.ids, batch_size=4, time_size=16) < before / 2
+    text = story.decode(model.generate(story.encode("小林"), 20, temperature=0.8, top_k=5, seed=1))
+    assert text.startswith("小林") and len(text) == 22
