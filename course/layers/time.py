@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend, validate
+from course import backend, row_blocks, validate
 from course.answers import model_answer
 
 Array = Any
@@ -195,22 +195,29 @@ class TimeSoftmaxWithLoss:
 def _softmax_and_logsumexp(scores: Array, weight: Array) -> tuple[Array, Array]:
     """Row softmax scaled by ``weight`` (M,), and each row's log-sum-exp (M,).
 
-    scores: (M, V). Works through blocks of rows on the CPU (cache-sized) and
-    all rows at once on a GPU.
+    scores: (M, V). On the CPU, the rows are shared among the cores
+    (``course.row_blocks``), and each core works through blocks of rows small
+    enough to stay in its cache; on a GPU, all rows at once.
     """
     xp = backend.array_module(scores)
     M, V = scores.shape
     out = xp.empty_like(scores)
     lse = xp.empty(M, dtype=scores.dtype)
-    step = max(1, _SOFTMAX_CHUNK_VALUES // V) if xp is backend.host() else max(M, 1)
-    for r0 in range(0, M, step):
-        s, y = scores[r0 : r0 + step], out[r0 : r0 + step]
-        m = s.max(axis=1, keepdims=True)
-        xp.subtract(s, m, out=y)
-        xp.exp(y, out=y)
-        z = y.sum(axis=1, keepdims=True)
-        lse[r0 : r0 + step] = xp.log(z[:, 0]) + m[:, 0]
-        y *= weight[r0 : r0 + step, None] / z
+    on_host = xp is backend.host()
+    step = max(1, _SOFTMAX_CHUNK_VALUES // V) if on_host else max(M, 1)
+
+    def softmax_rows(start: int, stop: int) -> None:
+        for r0 in range(start, stop, step):
+            r1 = min(r0 + step, stop)
+            s, y = scores[r0:r1], out[r0:r1]
+            m = s.max(axis=1, keepdims=True)
+            xp.subtract(s, m, out=y)
+            xp.exp(y, out=y)
+            z = y.sum(axis=1, keepdims=True)
+            lse[r0:r1] = xp.log(z[:, 0]) + m[:, 0]
+            y *= weight[r0:r1, None] / z
+
+    row_blocks.for_row_blocks(softmax_rows, M, M * V, parallel=on_host)
     return out, lse
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course import backend, validate
+from course import backend, row_blocks, validate
 from course.answers import model_answer
 from course.layers.recurrent import LSTM, check_gate_shapes, zeros_like_all
 from course.layers.time_recurrent import TimeRecurrent
@@ -130,9 +130,10 @@ class FusedTimeLSTM(TimeRecurrent):
     Speed: inside, arrays are time-major, (T, N, 4H) and (T, N, H), so the
     rows running at step t are one contiguous block. The input projection of
     all T steps is a single matrix product (T*N, D+1) x (D+1, 4H) before the
-    loop; each step then adds the (n, H) x (H, 4H) product of the previous
-    state, the orientation BLAS runs fastest for a small batch. Starting from
-    a zero state, step 0 skips that product. Backward writes the gate
+    loop; each step then adds the product of Wh with the previous state,
+    computed as (4H, H) x (H, n), the orientation BLAS runs fastest for a
+    small batch on several cores. Starting from a zero state, step 0 skips
+    that product. Backward writes the gate
     gradients of the running rows one step after another into one (S, 4H)
     matrix, S the number of running (step, row) pairs, so dWh, dWx and db come
     out of matrix products over those pairs only.
@@ -176,11 +177,12 @@ class FusedTimeLSTM(TimeRecurrent):
         Wxb *= scale
         A = self._work("A", (T, N, 4 * H), xs)
         xp.matmul(X.reshape(T * N, D + 1), Wxb, out=A.reshape(T * N, 4 * H))
-        Whs = xp.multiply(Wh, scale, out=self._work("Wh", Wh.shape, xs))  # (H, 4H)
+        WhT = self._work("WhT", (4 * H, H), xs)  # scaled Wh, transposed: (4H, H), contiguous
+        xp.multiply(Wh.T, scale[:, None], out=WhT)
         hs = self._work("hs", (T + 1, N, H), xs)
         cs = self._work("cs", (T + 1, N, H), xs)
         tanh_c = self._work("tanh_c", (T, N, H), xs)
-        hh = self._work("hh", (N, 4 * H), xs)
+        hh = self._work("hh", (4 * H, N), xs)
         self._load_state(hs[0], self.h, order, xs, "hidden")
         self._load_state(cs[0], self.c, order, xs, "cell")
         from_zero = self.h is None
@@ -188,7 +190,8 @@ class FusedTimeLSTM(TimeRecurrent):
             n = counts[t]
             a = A[t, :n]
             if t > 0 or not from_zero:  # from a zero state, h0 Wh is zero
-                a += xp.matmul(hs[t, :n], Whs, out=hh[:n])
+                # (4H, H) x (H, n): on two or more cores BLAS runs this orientation fastest.
+                a += xp.matmul(WhT, hs[t, :n].T, out=hh[:, :n]).T
             xp.tanh(a, out=a)
             for gate in (a[:, : 2 * H], a[:, 3 * H :]):  # sigmoid blocks i, f and o
                 gate *= 0.5
@@ -269,8 +272,7 @@ class FusedTimeLSTM(TimeRecurrent):
         S = starts[-1]
         dA = self._work("dA", (S, 4 * H), A)
         dA4 = dA.reshape(S, 4, H)
-        WhT = self._work("WhT", (4 * H, H), A)  # contiguous: the product of each step reads it faster
-        WhT[...] = Wh.T
+        dhT = self._work("dhT", (H, N), A)
         dh = xp.zeros((N, H), dtype=A.dtype)
         dc = xp.zeros_like(dh)
         for t in range(T - 1, -1, -1):
@@ -281,7 +283,8 @@ class FusedTimeLSTM(TimeRecurrent):
             xp.multiply(dc_n[:, None, :], local[t, :n, :3], out=da[:, :3])
             xp.multiply(dh_n, local[t, :n, 3], out=da[:, 3])
             if t > 0 or not from_zero:  # a zero start state takes no gradient
-                xp.matmul(da.reshape(n, 4 * H), WhT, out=dh_n)
+                # (H, 4H) x (4H, n), the fast orientation, as in forward.
+                dh_n[...] = xp.matmul(Wh, da.reshape(n, 4 * H).T, out=dhT[:, :n]).T
                 dc_n *= f[t, :n]
         # Inputs of every running (step, row): h_{t-1} (S, H) and [x_t, 1] (S, D + 1).
         H_in, X_in = self._rows(hs[:-1], counts, starts, "H_in"), self._rows(X, counts, starts, "X_in")
@@ -322,30 +325,36 @@ class FusedTimeLSTM(TimeRecurrent):
         """Every step's local derivatives at once: (T, N, 4, H) and (T, N, H).
 
         d a_gate = dc * local[i, f, g] or dh * local[o]; dc += dh * through_tanh.
-        Written in place, without temporaries. With h = o tanh(c) already in
-        hs: tanh(c) o(1-o) = h(1-o) and o(1-tanh(c)^2) = o - h tanh(c).
+        Written in place, without temporaries, the steps shared among the CPU's
+        cores. With h = o tanh(c) already in hs: tanh(c) o(1-o) = h(1-o) and
+        o(1-tanh(c)^2) = o - h tanh(c).
         """
         xp = backend.array_module(A)
         T, N, H = tanh_c.shape
-        i, g, o = A[:, :, :H], A[:, :, 2 * H : 3 * H], A[:, :, 3 * H :]
-        h = hs[1:]
         local4 = self._work("local", (T, N, 4, H), A)
-        local = local4.reshape(T, N, 4 * H)
-        sig = local[:, :, : 2 * H]  # i(1-i) g and f(1-f) c_prev
-        xp.subtract(1.0, A[:, :, : 2 * H], out=sig)
-        sig *= A[:, :, : 2 * H]
-        local[:, :, :H] *= g
-        local[:, :, H : 2 * H] *= cs[:-1]
-        dg = local[:, :, 2 * H : 3 * H]  # i(1-g^2)
-        xp.multiply(g, g, out=dg)
-        xp.subtract(1.0, dg, out=dg)
-        dg *= i
-        do = local[:, :, 3 * H :]  # h(1-o)
-        xp.subtract(1.0, o, out=do)
-        do *= h
         through_tanh = self._work("through_tanh", tanh_c.shape, A)  # o - h tanh(c)
-        xp.multiply(h, tanh_c, out=through_tanh)
-        xp.subtract(o, through_tanh, out=through_tanh)
+
+        def steps(t0: int, t1: int) -> None:
+            a, local = A[t0:t1], local4[t0:t1].reshape(t1 - t0, N, 4 * H)
+            i, g, o = a[:, :, :H], a[:, :, 2 * H : 3 * H], a[:, :, 3 * H :]
+            h = hs[t0 + 1 : t1 + 1]
+            sig = local[:, :, : 2 * H]  # i(1-i) g and f(1-f) c_prev
+            xp.subtract(1.0, a[:, :, : 2 * H], out=sig)
+            sig *= a[:, :, : 2 * H]
+            local[:, :, :H] *= g
+            local[:, :, H : 2 * H] *= cs[t0:t1]
+            dg = local[:, :, 2 * H : 3 * H]  # i(1-g^2)
+            xp.multiply(g, g, out=dg)
+            xp.subtract(1.0, dg, out=dg)
+            dg *= i
+            do = local[:, :, 3 * H :]  # h(1-o)
+            xp.subtract(1.0, o, out=do)
+            do *= h
+            tt = through_tanh[t0:t1]
+            xp.multiply(h, tanh_c[t0:t1], out=tt)
+            xp.subtract(o, tt, out=tt)
+
+        row_blocks.for_row_blocks(steps, T, 12 * A.size, parallel=xp is backend.host())
         return local4, through_tanh
 
 
