@@ -207,6 +207,8 @@ def test_bad_inputs_are_errors_in_words(xp, rng):
         ScaledDotProductAttention().forward(q, q, q, causal_mask(4))
     with pytest.raises(validate.InputTypeError, match="booleans"):
         ScaledDotProductAttention().forward(q, q, q, xp.ones((3, 3)))
+    with pytest.raises(validate.InputError, match="eps"):
+        LayerNorm(4, eps=0.0)
     with pytest.raises(validate.CallOrderError):
         LayerNorm(4).backward(_normal(xp, rng, 2, 4))
     with pytest.raises(validate.ShapeError, match="max_len = 2"):

@@ -146,6 +146,13 @@ def sizes(gen: Any, dims: int = 3, count: int = 3, low: int = 1, high: int = 5) 
     return [tuple(int(v) for v in gen.integers(low, high + 1, dims)) for _ in range(count)]
 
 
+def right_padding(gen: Any, n: int, t: int) -> Any:
+    """A host padding mask (N, T): True at each row's real positions, a random length from 1 to T."""
+    np = backend.host()
+    lengths = gen.integers(1, t + 1, n)
+    return np.arange(t)[None, :] < lengths[:, None]
+
+
 def recurrent_weights(rng: Any, D: int, H: int, gates: int = 1) -> tuple[Any, Any, Any]:
     """O(1) weights Wx (D, gates*H), Wh (H, gates*H), b (gates*H,) for a recurrent cell.
 

@@ -66,6 +66,11 @@ class LayerNorm:
 # --------------------------------------------------------------------------
 
 
+def _check_init(self: Any, D: int, eps: float = 1e-5, dtype: str = "float32") -> None:
+    validate.check_count(D, "LayerNorm", "D (the number of features)")
+    validate.check_positive(eps, "LayerNorm", "eps", "A small number such as 1e-5 keeps the division finite.")
+
+
 def _check_forward(self: Any, x: Array) -> None:
     who = "LayerNorm.forward"
     D = self.params[0].shape[0]
@@ -82,4 +87,4 @@ def _check_backward(self: Any, dout: Array) -> None:
     validate.check_dout(dout, self.cache[0].shape, "LayerNorm")
 
 
-validate.guard(LayerNorm, forward=_check_forward, backward=_check_backward)
+validate.guard(LayerNorm, __init__=_check_init, forward=_check_forward, backward=_check_backward)

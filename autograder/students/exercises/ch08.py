@@ -12,6 +12,7 @@ from autograder.students.checks import (
     course_in_place_of,
     host_rng,
     recurrent_weights,
+    right_padding,
     sizes,
 )
 from course import backend
@@ -22,13 +23,6 @@ from course.models import attention_seq2seq as ref_models
 # Entries of a decoder's arrays checked numerically (each costs two forward passes in the
 # subject); the comparison with the reference covers every entry.
 COORDS = 16
-
-
-def _mask(rng: Any, n: int, t: int) -> Any:
-    """Right-padding mask (N, T) with at least one real position per row."""
-    np = backend.host()
-    lengths = rng.integers(1, t + 1, n)
-    return np.arange(t)[None, :] < lengths[:, None]
 
 
 def weight_sum(WeightSum: type, seed: int = 81) -> None:
@@ -46,7 +40,7 @@ def attention_weight(AttentionWeight: type, seed: int = 82) -> None:
     for n, t, h in sizes(rng):
         hs, hd = rng.standard_normal((n, t, h)), rng.standard_normal((n, h))
         assert_gradients_ok(AttentionWeight(), hs, hd, what=f"AttentionWeight with N={n}, T={t}, H={h}")
-        mask = _mask(rng, n, t)
+        mask = right_padding(rng, n, t)
         assert_gradients_ok(AttentionWeight(), hs, hd, mask, what="AttentionWeight with a padding mask")
         da = rng.standard_normal((n, t))
         make = lambda: (AttentionWeight(), ref.AttentionWeight())  # noqa: E731
@@ -61,7 +55,7 @@ def time_attention(TimeAttention: type, seed: int = 83) -> None:
     for n, t, h in sizes(rng):
         ty = int(rng.integers(1, 5))
         enc, dec = rng.standard_normal((n, t, h)), rng.standard_normal((n, ty, h))
-        mask = _mask(rng, n, t)
+        mask = right_padding(rng, n, t)
         assert_gradients_ok(TimeAttention(), enc, dec, what=f"TimeAttention, N={n}, T={t}, Ty={ty}, H={h}")
         assert_gradients_ok(TimeAttention(), enc, dec, mask, what="TimeAttention with a padding mask")
         dcs = rng.standard_normal((n, ty, h))
@@ -106,7 +100,8 @@ def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
                 return student, reference
 
             xs = rng.integers(0, V, (n, ty))
-            enc, h0, mask = rng.standard_normal((n, t, H)), rng.standard_normal((n, H)), _mask(rng, n, t)
+            enc, h0 = rng.standard_normal((n, t, H)), rng.standard_normal((n, H))
+            mask = right_padding(rng, n, t)
             decoder = make()[0]
             assert_gradients_ok(
                 decoder, xs, enc, h0, mask, what=f"AttentionDecoder, N={n}, T={t}, T'={ty}", max_coords=COORDS
@@ -118,7 +113,7 @@ def attention_decoder(AttentionDecoder: type, seed: int = 84) -> None:
             rng.integers(0, 7, (2, 3)),
             rng.standard_normal((2, 4, 4)),
             rng.standard_normal((2, 4)),
-            _mask(rng, 2, 4),
+            right_padding(rng, 2, 4),
         )
         assert_grads_written_in_place(
             AttentionDecoder(7, 3, 4),

@@ -10,6 +10,7 @@ from autograder.students.checks import (
     assert_grads_written_in_place,
     assert_same_as_reference,
     host_rng,
+    right_padding,
     sizes,
 )
 from course import backend
@@ -20,13 +21,6 @@ from course.layers import scaled_attention as ref
 # Entries of each array checked numerically (each costs two forward passes in the subject when
 # judged); the comparison with the reference covers every entry.
 COORDS = 16
-
-
-def _padding(rng: Any, n: int, tk: int) -> Any:
-    """Right padding (N, 1, Tk): at least one real key per row."""
-    np = backend.host()
-    lengths = rng.integers(1, tk + 1, n)
-    return (np.arange(tk)[None, :] < lengths[:, None])[:, None, :]
 
 
 def _tril(t: int) -> Any:
@@ -47,7 +41,7 @@ def scaled_attention(ScaledDotProductAttention: type, seed: int = 91) -> None:
         )
         what = f"ScaledDotProductAttention with N={n}, Tq={t}, Tk={tk}, d={d}, dv={dv}"
         assert_gradients_ok(ScaledDotProductAttention(), q, k, v, what=what, max_coords=COORDS)
-        pad = _padding(rng, n, tk)
+        pad = right_padding(rng, n, tk)[:, None, :]
         assert_gradients_ok(
             ScaledDotProductAttention(), q, k, v, pad, what=f"{what} and a padding mask", max_coords=COORDS
         )
@@ -58,7 +52,7 @@ def scaled_attention(ScaledDotProductAttention: type, seed: int = 91) -> None:
         assert_same_as_reference(make, (q, kk, vv, _tril(t)), dout, what="ScaledDotProductAttention (causal)")
     h = 2  # heads: a fourth axis, and a padding mask (N, 1, 1, Tk)
     q, k, v = (rng.standard_normal((3, h, 4, 2)) for _ in range(3))
-    pad = _padding(rng, 3, 4)[:, None]
+    pad = right_padding(rng, 3, 4)[:, None, None, :]
     assert_gradients_ok(
         ScaledDotProductAttention(), q, k, v, pad, what="ScaledDotProductAttention, 4 axes", max_coords=COORDS
     )
