@@ -342,13 +342,8 @@ class TransformerSeq2seq:
         _stack_sizes(who, D, num_heads, num_layers, dropout_ratio)
         if pad_id is not None and not 0 <= pad_id < V:
             raise validate.IdRangeError(f"{who}: pad_id must be a character id in 0..{V - 1} (or None).")
-        options = dict(
-            max_len=max_len,
-            dropout_ratio=dropout_ratio,
-            pre_norm=pre_norm,
-            activation=activation,
-            positional=positional,
-        )
+        options = dict(max_len=max_len, positional=positional)
+        options.update(dropout_ratio=dropout_ratio, pre_norm=pre_norm, activation=activation)
         self.encoder = TransformerEncoder(V, D, num_heads, D_ff, num_layers, pad_id=pad_id, **options)
         self.decoder = TransformerDecoder(V, D, num_heads, D_ff, num_layers, **options)
         self.softmax = TimeSoftmaxWithLoss(label_smoothing=label_smoothing)
