@@ -247,7 +247,12 @@ def test_subjects_run_the_setup_the_answers_and_the_students_own_cells_only():
 
 @pytest.mark.heavy
 def test_every_exercises_course_tree_imports_whole():
-    """A stub must not break the modules around it: every module of every exercise's tree imports."""
+    """A stub must not break the modules around it: every module of every exercise's tree imports.
+
+    One interpreter imports the trees one after another, forgetting the previous tree's ``course``
+    modules before each (NumPy, SciPy and matplotlib are imported once, which keeps this quick).
+    """
+    import json
     import subprocess
     import sys
 
@@ -255,22 +260,35 @@ def test_every_exercises_course_tree_imports_whole():
         ".".join(p.relative_to(stubs.COURSE_DIR.parent).with_suffix("").parts).removesuffix(".__init__")
         for p in stubs.COURSE_DIR.rglob("*.py")
     )
-    script = (
-        "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
-        "import course\nprint(course.__file__)\n"
-    )
+    trees = []
     for path in sorted((REPO / "notebooks").glob("ch*/*.ipynb")):
         for exercise in judge.exercises(nbformat.read(path, as_version=4)):
-            tree = stubs.tree(exercise.stub)
-            done = subprocess.run(
-                [sys.executable, "-c", script, *modules],
-                env={"PYTHONPATH": str(tree.parent), "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"},
-                capture_output=True,
-                text=True,
-                cwd=tree.parent,
-            )
-            assert done.returncode == 0, (exercise.grade_id, done.stderr[-800:])
-            assert done.stdout.strip().startswith(str(tree)), done.stdout
+            trees.append((exercise.grade_id, str(stubs.tree(exercise.stub).parent)))
+    script = """
+import importlib, json, sys
+modules, trees = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for grade_id, root in trees:
+    for name in [m for m in sys.modules if m == "course" or m.startswith("course.")]:
+        del sys.modules[name]
+    sys.path[0] = root
+    importlib.invalidate_caches()
+    for m in modules:
+        importlib.import_module(m)
+    import course
+    print(grade_id, course.__file__, flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(modules), json.dumps(trees)],
+        env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    printed = [line.split(" ", 1) for line in done.stdout.splitlines()]
+    assert len(printed) == len(trees) > 0
+    for (grade_id, root), (printed_id, file) in zip(trees, printed, strict=True):
+        assert printed_id == grade_id and file.startswith(root), (grade_id, file)
 
 
 def test_a_test_cell_without_a_verdict_fails_it_never_passes_by_default():
