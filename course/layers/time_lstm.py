@@ -191,7 +191,7 @@ class FusedTimeLSTM(TimeRecurrent):
             a = A[t, :n]
             if t > 0 or not from_zero:  # from a zero state, h0 Wh is zero
                 # (4H, H) x (H, n): on two or more cores BLAS runs this orientation fastest.
-                a += xp.matmul(WhT, hs[t, :n].T, out=hh[:, :n]).T
+                a += (xp.matmul(WhT, hs[t].T, out=hh) if n == N else WhT @ hs[t, :n].T).T
             xp.tanh(a, out=a)
             for gate in (a[:, : 2 * H], a[:, 3 * H :]):  # sigmoid blocks i, f and o
                 gate *= 0.5
@@ -284,7 +284,8 @@ class FusedTimeLSTM(TimeRecurrent):
             xp.multiply(dh_n, local[t, :n, 3], out=da[:, 3])
             if t > 0 or not from_zero:  # a zero start state takes no gradient
                 # (H, 4H) x (4H, n), the fast orientation, as in forward.
-                dh_n[...] = xp.matmul(Wh, da.reshape(n, 4 * H).T, out=dhT[:, :n]).T
+                da_T = da.reshape(n, 4 * H).T
+                dh_n[...] = (xp.matmul(Wh, da_T, out=dhT) if n == N else Wh @ da_T).T
                 dc_n *= f[t, :n]
         # Inputs of every running (step, row): h_{t-1} (S, H) and [x_t, 1] (S, D + 1).
         H_in, X_in = self._rows(hs[:-1], counts, starts, "H_in"), self._rows(X, counts, starts, "X_in")
