@@ -99,6 +99,22 @@ def test_dates_cover_the_ways_people_write_them():
     assert seen > 3000
 
 
+def test_compact_dates_come_in_every_variant():
+    # Military and log styles (03MAR99, 03-Mar-1999): each separator, case and year length shows up.
+    questions = [q.split()[-1] for q, _ in sequence.date_pairs(20_000, seed=3)]
+    counts = {}
+    for q in questions:
+        m = re.fullmatch(r"\d{1,2}(-?)([A-Za-z]{3})\1(\d\d|\d{4})", q)
+        if m:
+            case = "upper" if m[2].isupper() else "lower" if m[2].islower() else "title"
+            key = (m[1] or "none", case, len(m[3]))
+            counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 12, sorted(counts)
+    assert min(counts.values()) >= 5, counts
+    # Written in capitals by convention: capitals are the most common case of the unseparated form.
+    assert counts["none", "upper", 2] > counts["none", "title", 2]
+
+
 def test_two_digit_years_pivot_at_50():
     assert sequence.two_digit_year(49) == 2049 and sequence.two_digit_year(50) == 1950
     assert sequence.two_digit_year(0) == 2000 and sequence.two_digit_year(99) == 1999

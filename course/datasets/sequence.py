@@ -172,11 +172,11 @@ def _join(*parts: Array) -> Array:
     return out
 
 
-def _year(gen: Any, year: Array, apostrophe: float) -> Array:
-    """Years as 1994 (most), 94, or '94 (weight ``apostrophe``)."""
+def _year(gen: Any, year: Array, apostrophe: float, four: float = 0.68) -> Array:
+    """Years as 1994 (weight ``four``), 94, or '94 (weight ``apostrophe``)."""
     np = backend.host()
     w = _words()
-    form = gen.choice(3, size=year.size, p=np.array([0.68, 0.32 - apostrophe, apostrophe]))
+    form = gen.choice(3, size=year.size, p=np.array([four, 1 - four - apostrophe, apostrophe]))
     short = w["year2"][year]
     return np.where(form == 0, w["year4"][year], np.where(form == 1, short, _join("'", short)))
 
@@ -213,12 +213,27 @@ def _day_first(gen: Any, year: Array, month: Array, day: Array) -> Array:
     the[of == ""] = ""
     comma = _pick(gen, [" ", ", ", ","], [0.68, 0.27, 0.05], n)
     words = _join(the, day_text, of, " ", _month_in_words(gen, month), comma, _year(gen, year, 0.1))
-    # Military and log styles join the parts with hyphens or nothing at all.
-    sep = _pick(gen, ["-", ""], [0.7, 0.3], n)
-    short = _words()["month"][_pick(gen, [0, 1], [0.2, 0.8], n), month - 1]
+    # A quarter compact: with no spaces to mark the parts, the model learns them from examples only.
+    return np.where(gen.random(n) < 0.25, _compact(gen, year, month, day), words)
+
+
+def _compact(gen: Any, year: Array, month: Array, day: Array) -> Array:
+    """03-Mar-99, 3MAR1999, 03MAR99: military and log styles, parts joined by hyphens or nothing.
+
+    These styles have conventions of their own: the month is almost always
+    abbreviated, military dates (03MAR99) are written in capitals with
+    two-digit years, and log files write 03-Mar-1999 or 03-MAR-99. The case
+    drawn here is the style's own; ``_cased`` may still change the whole
+    question later, as for every style.
+    """
+    np = backend.host()
+    n = year.size
+    # Half unseparated: digits next to letters are harder to tell apart than 03-MAR-99.
+    sep = _pick(gen, ["-", ""], [0.5, 0.5], n)
+    short = _words()["month"][_pick(gen, [0, 1], [0.08, 0.92], n), month - 1]
+    short = np.where(gen.random(n) < 0.6, np.strings.upper(short), short)
     compact = _join(_words()["number"][_pick(gen, [0, 1], [0.4, 0.6], n), day], sep, short, sep)
-    compact = _join(compact, _year(gen, year, 0.0))
-    return np.where(gen.random(n) < 0.16, compact, words)
+    return _join(compact, _year(gen, year, 0.0, four=0.5))
 
 
 def _numeric(gen: Any, year: Array, month: Array, day: Array, day_first: bool) -> Array:
@@ -235,7 +250,8 @@ def _year_first(gen: Any, year: Array, month: Array, day: Array) -> Array:
     """1999-03-17, 1999/3/17, 1999.03.17, 19990317: the year first is read the same everywhere."""
     n = year.size
     padded = _pick(gen, [0, 1], [0.35, 0.65], n)
-    sep = _pick(gen, ["-", "/", ".", ""], [0.42, 0.34, 0.12, 0.12], n)
+    # 19990317 is the hardest to read (eight digits, parts found by counting): a fifth of them.
+    sep = _pick(gen, ["-", "/", ".", ""], [0.38, 0.3, 0.12, 0.2], n)
     padded[sep == ""] = 1
     number = _words()["number"]
     return _join(_words()["year4"][year], sep, number[padded, month], sep, number[padded, day])
