@@ -37,7 +37,11 @@ def _small_seq2seq(pad_id, pre_norm, dropout, num_layers=1):
 
 # Each case is one of each: masks on and off, pre- and post-norm, one or two layers. A few entries
 # of every parameter array (there are ~100 arrays) keep the check to seconds.
-SEQ2SEQ_CASES = [(PAD, True, 1), (None, False, 1), (PAD, False, 2)]
+SEQ2SEQ_CASES = [
+    (PAD, True, 1),
+    (None, False, 1),
+    pytest.param(PAD, False, 2, marks=pytest.mark.heavy),  # two blocks: the memory's gradient adds up
+]
 
 
 @pytest.mark.parametrize("pad_id,pre_norm,layers", SEQ2SEQ_CASES, ids=["pad-pre", "nopad-post", "pad-post-2"])
