@@ -340,23 +340,18 @@ def test_cli_check_rejects_a_missing_file(capsys):
 @pytest.mark.heavy
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_a_stubbed_exercise_costs_only_its_own_points(course_root, chapter):
-    """One bug, one exercise: each exercise passes with every exercise before it left as the stub.
-
-    So no exercise is judged with a student's earlier answer: the judge swaps in the course's
-    versions. (That a stub itself scores zero is the untouched release's test.) One judge run
-    per exercise, each judging that exercise alone.
-    """
+    """One bug, one exercise: later exercises are judged with the course's versions of earlier ones."""
     for path in sorted((REPO / "notebooks" / chapter).glob("*.ipynb")):
         source = nbformat.read(path, as_version=4)
         release = nbformat.read(course_root / "release" / chapter / path.name, as_version=4)
         stubs = {_nbgrader(c)["grade_id"]: c for c in release.cells if _nbgrader(c).get("solution")}
-        nb, stubbed = copy.deepcopy(source), []
         for index, cell in enumerate(source.cells):
             if not _nbgrader(cell).get("solution"):
                 continue
-            test_id = next(_nbgrader(c)["grade_id"] for c in source.cells[index:] if cells.is_test(c))
-            if stubbed:
-                verdicts = judge.judge_notebook(nb, source, sandbox.Limits(wall_s=300), only=[test_id])
-                assert verdicts[test_id].passed, (test_id, "fails with these stubbed:", stubbed, verdicts)
-            nb.cells[index] = copy.deepcopy(stubs[_nbgrader(cell)["grade_id"]])  # a stub for the next ones
-            stubbed.append(_nbgrader(cell)["grade_id"])
+            nb = copy.deepcopy(source)
+            nb.cells[index] = copy.deepcopy(stubs[_nbgrader(cell)["grade_id"]])
+            tests_after = [_nbgrader(c)["grade_id"] for c in source.cells[index:] if cells.is_test(c)]
+            # The exercises from this one on: those are the ones that could build on it.
+            verdicts = judge.judge_notebook(nb, source, sandbox.Limits(wall_s=300), only=tests_after)
+            failed = {gid for gid, verdict in verdicts.items() if not verdict.passed}
+            assert failed == {tests_after[0]}, (_nbgrader(cell)["grade_id"], verdicts)
